@@ -1,0 +1,1 @@
+"""Built-in checks: each module registers its checks with `@check` on import."""

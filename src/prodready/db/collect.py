@@ -1,0 +1,262 @@
+"""Collect a Snapshot from a live database in one read-only session.
+
+Catalog reads run in a single REPEATABLE READ, READ ONLY transaction so every section
+sees the same moment; optional sections run inside savepoints and, when they fail
+(missing extension, missing privilege), become a Limitation instead of an error.
+Nothing here takes a lock stronger than AccessShareLock.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from importlib import resources
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from prodready import __version__
+from prodready.db import snapshot as s
+from prodready.errors import TargetError
+from prodready.pg.connection import SessionLimits, connect
+
+STATEMENT_LIMIT = 1000
+SEQUENCE_BATCH = 200
+
+Progress = Callable[[str], None]
+
+
+def load_sql(name: str) -> str:
+    return resources.files("prodready.db.sql").joinpath(f"{name}.sql").read_text()
+
+
+def collect(
+    dsn: str, *, limits: SessionLimits | None = None, progress: Progress | None = None
+) -> s.Snapshot:
+    """Connect read-only to `dsn` and return its snapshot."""
+    with connect(dsn, read_only=True, limits=limits) as conn:
+        return collect_from(conn, progress=progress)
+
+
+def collect_from(conn: psycopg.Connection, *, progress: Progress | None = None) -> s.Snapshot:
+    """Build a snapshot over an open connection (autocommit, read-only session)."""
+    reader = _Reader(conn, progress or (lambda _: None))
+    try:
+        with conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            snap = reader.catalog()
+        sequences = reader.sequences_with_values(reader.pending_sequences)
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise TargetError(f"insufficient privileges to read the catalog: {_line(exc)}") from None
+    except psycopg.errors.QueryCanceled as exc:
+        raise TargetError(
+            f"catalog read timed out ({_line(exc)}); raise --statement-timeout"
+        ) from None
+    except psycopg.OperationalError as exc:
+        raise TargetError(f"lost the connection while collecting: {_line(exc)}") from None
+    return _replace(snap, sequences=sequences, limitations=reader.limitations)
+
+
+@dataclass
+class _Reader:
+    conn: psycopg.Connection
+    progress: Progress
+
+    def __post_init__(self) -> None:
+        self.limitations: list[s.Limitation] = []
+        self.pending_sequences: list[dict[str, Any]] = []
+
+    # -- the story of a collection --
+
+    def catalog(self) -> s.Snapshot:
+        server = s.ServerInfo(**self.one("server"))
+        database = s.DatabaseStats(**self.one("database"))
+        privileges = self.one("privileges")
+        self.note_privileges(privileges, server)
+        extensions = self.rows("extensions", s.Extension)
+        sizes = self.sizes()
+        snap = s.Snapshot(
+            server=server,
+            database=database,
+            prodready_version=__version__,
+            cluster_databases=self.rows("cluster_databases", s.ClusterDatabase),
+            settings=self.rows("settings", s.Setting),
+            roles=self.rows("roles", s.Role),
+            schemas=self.rows("schemas", s.Schema),
+            tables=self.sized_tables(sizes),
+            columns=self.rows("columns", s.Column),
+            indexes=self.sized_indexes(sizes, server.block_size),
+            constraints=self.rows("constraints", s.Constraint),
+            policies=self.rows("policies", s.Policy),
+            functions=self.rows("functions", s.Function),
+            views=self.rows("views", s.View),
+            extensions=extensions,
+            activity=[_sanitise_activity(a) for a in self.rows("activity", s.Activity)],
+            statements=self.statements(extensions),
+            archiver=self.optional_one("archiver", s.Archiver),
+            replication_slots=self.optional_rows("replication_slots", s.ReplicationSlot),
+        )
+        self.pending_sequences = self.fetch("sequences")
+        return snap
+
+    # -- sections with special handling --
+
+    def sizes(self) -> dict[int, dict[str, Any]]:
+        """Exact sizes, or {} (and relpages estimates) when a relation is locked by DDL."""
+        try:
+            with self.conn.transaction():
+                return {row["oid"]: row for row in self.fetch("sizes")}
+        except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled) as exc:
+            self.limit("sizes", f"exact sizes unavailable ({_line(exc)}); estimated from relpages")
+            return {}
+
+    def sized_tables(self, sizes: dict[int, dict[str, Any]]) -> list[s.Table]:
+        tables = []
+        for row in self.fetch("tables"):
+            size = sizes.get(row.pop("oid"), {})
+            row["total_bytes"] = size.get("total_bytes")
+            row["table_bytes"] = size.get("table_bytes")
+            tables.append(s.Table(**row))
+        return tables
+
+    def sized_indexes(self, sizes: dict[int, dict[str, Any]], block_size: int) -> list[s.Index]:
+        indexes = []
+        for row in self.fetch("indexes"):
+            size = sizes.get(row.pop("oid"))
+            row["size_bytes"] = size["total_bytes"] if size else row["relpages"] * block_size
+            indexes.append(s.Index(**row))
+        return indexes
+
+    def statements(self, extensions: list[s.Extension]) -> list[s.Statement] | None:
+        pgss = next((e for e in extensions if e.name == "pg_stat_statements"), None)
+        if pgss is None:
+            self.limit("pg_stat_statements", "extension not installed in this database")
+            return None
+        query = sql.SQL(load_sql("statements")).format(
+            pgss=sql.Identifier(pgss.schema), limit=sql.Literal(STATEMENT_LIMIT)
+        )
+        try:
+            with self.conn.transaction():
+                rows = [s.Statement(**_plain(r)) for r in self._execute(query)]
+        except psycopg.Error as exc:
+            self.limit("pg_stat_statements", _line(exc))
+            return None
+        if not self.can_read_all_stats and any(r.query is None for r in rows):
+            self.limit(
+                "pg_stat_statements",
+                "other roles' statement text is hidden (grant pg_read_all_stats)",
+            )
+        return rows
+
+    def sequences_with_values(self, rows: list[dict[str, Any]]) -> list[s.Sequence]:
+        """Read last_value with plain SELECTs, in small autocommit batches.
+
+        Each batch is its own short transaction, so AccessShareLocks never accumulate.
+        """
+        values: dict[int, int | None] = {}
+        readable = [r for r in rows if r["readable"]]
+        for start in range(0, len(readable), SEQUENCE_BATCH):
+            batch = readable[start : start + SEQUENCE_BATCH]
+            parts = [
+                sql.SQL(
+                    "SELECT {} AS oid, CASE WHEN is_called THEN last_value END FROM {}.{}"
+                ).format(
+                    sql.Literal(r["oid"]), sql.Identifier(r["schema"]), sql.Identifier(r["name"])
+                )
+                for r in batch
+            ]
+            query = sql.SQL("/* prodready */ ") + sql.SQL(" UNION ALL ").join(parts)
+            try:
+                for oid, last in self.conn.execute(query).fetchall():
+                    values[oid] = last
+            except psycopg.Error as exc:
+                self.limit("sequences", f"some sequence values unreadable: {_line(exc)}")
+        hidden = len(rows) - len(readable)
+        if hidden:
+            self.limit("sequences", f"{hidden} sequence(s) not readable by this role")
+        sequences = []
+        for row in rows:
+            oid = row.pop("oid")
+            row.pop("readable")
+            sequences.append(s.Sequence(last_value=values.get(oid), **row))
+        return sequences
+
+    def note_privileges(self, privileges: dict[str, Any], server: s.ServerInfo) -> None:
+        self.can_read_all_stats = server.is_superuser or bool(privileges["read_all_stats"])
+        if not self.can_read_all_stats:
+            self.limit(
+                "activity",
+                "role lacks pg_read_all_stats: other sessions' queries and states are hidden",
+            )
+        if not (server.is_superuser or privileges["read_all_settings"] or privileges["monitor"]):
+            self.limit("settings", "role lacks pg_read_all_settings: some settings are hidden")
+
+    # -- plumbing --
+
+    def limit(self, area: str, reason: str) -> None:
+        self.limitations.append(s.Limitation(area=area, reason=reason))
+
+    def _execute(self, query: sql.Composable | str) -> Iterator[dict[str, Any]]:
+        with self.conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(query)  # type: ignore[arg-type]
+            yield from cur
+
+    def fetch(self, name: str) -> list[dict[str, Any]]:
+        self.progress(name)
+        return [_plain(r) for r in self._execute(load_sql(name))]
+
+    def one(self, name: str) -> dict[str, Any]:
+        rows = self.fetch(name)
+        if not rows:
+            raise TargetError(f"catalog query {name!r} returned nothing")
+        return rows[0]
+
+    def rows(self, name: str, cls: type[Any]) -> list[Any]:
+        return [cls(**r) for r in self.fetch(name)]
+
+    def optional_rows(self, name: str, cls: type[Any]) -> list[Any]:
+        try:
+            with self.conn.transaction():
+                return self.rows(name, cls)
+        except psycopg.Error as exc:
+            self.limit(name, _line(exc))
+            return []
+
+    def optional_one(self, name: str, cls: type[Any]) -> Any:
+        rows = self.optional_rows(name, cls)
+        return rows[0] if rows else None
+
+
+_STRING_LITERAL = re.compile(r"'(?:[^']|'')*'")
+
+
+def _sanitise_activity(row: s.Activity) -> s.Activity:
+    """Blank string literals in other sessions' SQL: they may hold secrets."""
+    if row.query is None or row.is_self:
+        return row
+    return _replace(row, query=_STRING_LITERAL.sub("'?'", row.query))
+
+
+def _plain(row: dict[str, Any]) -> dict[str, Any]:
+    for key, value in row.items():
+        if isinstance(value, datetime):
+            row[key] = value.isoformat()
+        elif isinstance(value, Decimal):
+            row[key] = int(value) if value == value.to_integral_value() else float(value)
+    return row
+
+
+def _line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _replace(obj: Any, **changes: Any) -> Any:
+    from dataclasses import replace
+
+    return replace(obj, **changes)

@@ -1,0 +1,26 @@
+"""Errors that end a command with one line on stderr and a documented exit code."""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+EXIT_TARGET = 3
+
+
+class ProdreadyError(Exception):
+    """An error the CLI reports as one line; `exit_code` follows DESIGN.md."""
+
+    exit_code = EXIT_USAGE
+
+
+class UsageError(ProdreadyError):
+    """Bad arguments, malformed files, unreadable configuration."""
+
+    exit_code = EXIT_USAGE
+
+
+class TargetError(ProdreadyError):
+    """The target is unreachable, not PostgreSQL, too old, or refuses us privileges."""
+
+    exit_code = EXIT_TARGET

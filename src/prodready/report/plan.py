@@ -1,0 +1,149 @@
+"""Turn findings into a readiness score and a phased plan; renderers only format this."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from prodready import __version__
+from prodready.db.snapshot import Limitation, Snapshot
+from prodready.model import Category, Finding, Severity, Suppressed
+from prodready.registry import CheckRun
+
+REPORT_SCHEMA = 1
+CRITICAL_CAP = 4.0
+
+# Points one finding takes off its category's 10; repeats of the same check weigh
+# logarithmically so fifty unindexed foreign keys do not drown one open table.
+SEVERITY_WEIGHT = {
+    Severity.CRITICAL: 5.0,
+    Severity.HIGH: 2.5,
+    Severity.MEDIUM: 1.0,
+    Severity.LOW: 0.25,
+    Severity.INFO: 0.0,
+}
+
+PHASES = {
+    1: ("Phase 1: blockers", "Critical: fix before going to production."),
+    2: ("Phase 2: high priority", "High: fix in the first week."),
+    3: ("Phase 3: hardening", "Medium: schedule in the next sprint."),
+    4: ("Phase 4: polish", "Low and informational: improve when convenient."),
+}
+
+
+@dataclass(frozen=True)
+class Score:
+    overall: float
+    categories: dict[str, float]
+    capped: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"overall": self.overall, "categories": self.categories, "capped": self.capped}
+
+
+@dataclass(frozen=True)
+class PlanItem:
+    finding: Finding
+    acceptance: str
+
+
+@dataclass(frozen=True)
+class Phase:
+    number: int
+    title: str
+    summary: str
+    items: list[PlanItem]
+
+
+@dataclass(frozen=True)
+class Report:
+    generated_at: str
+    target: dict[str, Any]
+    score: Score
+    findings: list[Finding]
+    suppressed: list[Suppressed]
+    phases: list[Phase]
+    limitations: list[Limitation] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    advisor: dict[str, Any] | None = None
+
+    def counts(self) -> dict[str, int]:
+        tally = Counter(f.severity.label for f in self.findings)
+        return {s.label: tally.get(s.label, 0) for s in sorted(Severity, reverse=True)}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "tool": "prodready",
+            "version": __version__,
+            "schema": REPORT_SCHEMA,
+            "generated_at": self.generated_at,
+            "target": self.target,
+            "score": self.score.to_json(),
+            "findings": [f.to_json() for f in self.findings],
+            "suppressed": [
+                {"key": s.finding.key, "check": s.finding.check, "reason": s.reason}
+                for s in self.suppressed
+            ],
+            "limitations": [{"area": x.area, "reason": x.reason} for x in self.limitations],
+            "check_failures": [{"check": c, "error": e} for c, e in self.failures],
+            "advisor": self.advisor,
+        }
+
+
+def score(findings: list[Finding]) -> Score:
+    """Each category starts at 10; overall is their mean, capped at 4.0 by any critical."""
+    penalties: dict[str, float] = {c.value: 0.0 for c in Category}
+    groups = Counter((f.category.value, f.check, f.severity) for f in findings)
+    for (category, _check, severity), count in groups.items():
+        penalties[category] += SEVERITY_WEIGHT[severity] * (1 + math.log2(count) / 2)
+    categories = {c: round(max(0.0, 10.0 - p), 1) for c, p in penalties.items()}
+    overall = round(sum(categories.values()) / len(categories), 1)
+    capped = any(f.severity is Severity.CRITICAL for f in findings) and overall > CRITICAL_CAP
+    return Score(min(overall, CRITICAL_CAP) if capped else overall, categories, capped)
+
+
+def acceptance(finding: Finding) -> str:
+    """What a person checks to call the item done."""
+    rerun = f"`prodready audit` no longer reports `{finding.key}`"
+    return f"{finding.verify}; and {rerun}" if finding.verify else rerun
+
+
+def phases(findings: list[Finding]) -> list[Phase]:
+    grouped: dict[int, list[PlanItem]] = {n: [] for n in PHASES}
+    for finding in findings:
+        grouped[finding.phase].append(PlanItem(finding, acceptance(finding)))
+    return [Phase(n, *PHASES[n], items=grouped[n]) for n in sorted(PHASES)]
+
+
+def target_of(snapshot: Snapshot) -> dict[str, Any]:
+    return {
+        "database": {
+            "name": snapshot.database.name,
+            "server_version": snapshot.server.version.split()[1]
+            if snapshot.server.version.startswith("PostgreSQL ")
+            else str(snapshot.server.version_num),
+            "stats_reset": snapshot.database.stats_reset,
+            "stats_since": snapshot.stats_since,
+            "collected_at": snapshot.server.collected_at,
+            "role": snapshot.server.current_user,
+        }
+    }
+
+
+def build_report(
+    snapshot: Snapshot, run: CheckRun, advisor: dict[str, Any] | None = None
+) -> Report:
+    return Report(
+        generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        target=target_of(snapshot),
+        score=score(run.findings),
+        findings=run.findings,
+        suppressed=run.suppressed,
+        phases=phases(run.findings),
+        limitations=list(snapshot.limitations),
+        failures=list(run.failures),
+        advisor=advisor,
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum, IntEnum
+from enum import IntEnum, StrEnum
 from typing import Any
 
 
@@ -34,7 +34,7 @@ class Severity(IntEnum):
             raise ValueError(f"unknown severity {text!r} (expected one of: {names})") from None
 
 
-class Category(str, Enum):
+class Category(StrEnum):
     PERFORMANCE = "performance"
     SECURITY = "security"
     RELIABILITY = "reliability"

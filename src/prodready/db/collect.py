@@ -23,7 +23,7 @@ from psycopg.rows import dict_row
 from prodready import __version__
 from prodready.db import snapshot as s
 from prodready.errors import TargetError
-from prodready.pg.connection import SessionLimits, connect
+from prodready.pg.connection import SessionLimits, apply_session_limits, connect
 
 STATEMENT_LIMIT = 1000
 SEQUENCE_BATCH = 200
@@ -39,14 +39,26 @@ def collect(
     dsn: str, *, limits: SessionLimits | None = None, progress: Progress | None = None
 ) -> s.Snapshot:
     """Connect read-only to `dsn` and return its snapshot."""
-    with connect(dsn, read_only=True, limits=limits) as conn:
-        return collect_from(conn, progress=progress)
+    limits = limits or SessionLimits()
+    with connect(dsn, read_only=True, limits=limits, apply_limits=False) as conn:
+        return collect_from(conn, limits=limits, progress=progress)
 
 
-def collect_from(conn: psycopg.Connection, *, progress: Progress | None = None) -> s.Snapshot:
-    """Build a snapshot over an open connection (autocommit, read-only session)."""
+def collect_from(
+    conn: psycopg.Connection,
+    *,
+    limits: SessionLimits | None = None,
+    progress: Progress | None = None,
+) -> s.Snapshot:
+    """Build a snapshot over an open connection (autocommit, read-only session).
+
+    Settings are read first, before our own timeouts are SET, so the snapshot shows the
+    values the application's sessions get rather than the audit session's.
+    """
     reader = _Reader(conn, progress or (lambda _: None))
     try:
+        reader.settings = reader.rows("settings", s.Setting)
+        apply_session_limits(conn, limits or SessionLimits())
         with conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             snap = reader.catalog()
@@ -69,6 +81,8 @@ class _Reader:
 
     def __post_init__(self) -> None:
         self.limitations: list[s.Limitation] = []
+        self.settings: list[s.Setting] = []
+        self.locked: dict[str, list[int]] = {"locked": []}
         self.pending_sequences: list[dict[str, Any]] = []
 
     # -- the story of a collection --
@@ -78,6 +92,8 @@ class _Reader:
         database = s.DatabaseStats(**self.one("database"))
         privileges = self.one("privileges")
         self.note_privileges(privileges, server)
+        locked = self.one("locked")
+        self.note_locked(locked["oids"])
         extensions = self.rows("extensions", s.Extension)
         sizes = self.sizes()
         snap = s.Snapshot(
@@ -85,14 +101,14 @@ class _Reader:
             database=database,
             prodready_version=__version__,
             cluster_databases=self.rows("cluster_databases", s.ClusterDatabase),
-            settings=self.rows("settings", s.Setting),
+            settings=self.settings,
             roles=self.rows("roles", s.Role),
             schemas=self.rows("schemas", s.Schema),
             tables=self.sized_tables(sizes),
-            columns=self.rows("columns", s.Column),
+            columns=self.rows("columns", s.Column, self.locked),
             indexes=self.sized_indexes(sizes, server.block_size),
-            constraints=self.rows("constraints", s.Constraint),
-            policies=self.rows("policies", s.Policy),
+            constraints=self.rows("constraints", s.Constraint, self.locked),
+            policies=self.rows("policies", s.Policy, self.locked),
             functions=self.rows("functions", s.Function),
             views=self.rows("views", s.View),
             extensions=extensions,
@@ -100,6 +116,7 @@ class _Reader:
             statements=self.statements(extensions),
             archiver=self.optional_one("archiver", s.Archiver),
             replication_slots=self.optional_rows("replication_slots", s.ReplicationSlot),
+            locked_tables=sorted(locked["tables"]),
         )
         self.pending_sequences = self.fetch("sequences")
         return snap
@@ -110,7 +127,7 @@ class _Reader:
         """Exact sizes, or {} (and relpages estimates) when a relation is locked by DDL."""
         try:
             with self.conn.transaction():
-                return {row["oid"]: row for row in self.fetch("sizes")}
+                return {row["oid"]: row for row in self.fetch("sizes", self.locked)}
         except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled) as exc:
             self.limit("sizes", f"exact sizes unavailable ({_line(exc)}); estimated from relpages")
             return {}
@@ -126,7 +143,7 @@ class _Reader:
 
     def sized_indexes(self, sizes: dict[int, dict[str, Any]], block_size: int) -> list[s.Index]:
         indexes = []
-        for row in self.fetch("indexes"):
+        for row in self.fetch("indexes", self.locked):
             size = sizes.get(row.pop("oid"))
             row["size_bytes"] = size["total_bytes"] if size else row["relpages"] * block_size
             indexes.append(s.Index(**row))
@@ -186,6 +203,15 @@ class _Reader:
             sequences.append(s.Sequence(last_value=values.get(oid), **row))
         return sequences
 
+    def note_locked(self, oids: list[int]) -> None:
+        self.locked = {"locked": oids}
+        if oids:
+            self.limit(
+                "locks",
+                f"{len(oids)} relation(s) under ACCESS EXCLUSIVE lock were not opened: their "
+                "sizes, defaults, indexes, constraints and policies are left out",
+            )
+
     def note_privileges(self, privileges: dict[str, Any], server: s.ServerInfo) -> None:
         self.can_read_all_stats = server.is_superuser or bool(privileges["read_all_stats"])
         if not self.can_read_all_stats:
@@ -201,14 +227,16 @@ class _Reader:
     def limit(self, area: str, reason: str) -> None:
         self.limitations.append(s.Limitation(area=area, reason=reason))
 
-    def _execute(self, query: sql.Composable | str) -> Iterator[dict[str, Any]]:
+    def _execute(
+        self, query: sql.Composable | str, params: dict[str, Any] | None = None
+    ) -> Iterator[dict[str, Any]]:
         with self.conn.cursor(row_factory=dict_row) as cur:
-            cur.execute(query)  # type: ignore[arg-type]
+            cur.execute(query, params)  # type: ignore[arg-type]
             yield from cur
 
-    def fetch(self, name: str) -> list[dict[str, Any]]:
+    def fetch(self, name: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         self.progress(name)
-        return [_plain(r) for r in self._execute(load_sql(name))]
+        return [_plain(r) for r in self._execute(load_sql(name), params)]
 
     def one(self, name: str) -> dict[str, Any]:
         rows = self.fetch(name)
@@ -216,8 +244,8 @@ class _Reader:
             raise TargetError(f"catalog query {name!r} returned nothing")
         return rows[0]
 
-    def rows(self, name: str, cls: type[Any]) -> list[Any]:
-        return [cls(**r) for r in self.fetch(name)]
+    def rows(self, name: str, cls: type[Any], params: dict[str, Any] | None = None) -> list[Any]:
+        return [cls(**r) for r in self.fetch(name, params)]
 
     def optional_rows(self, name: str, cls: type[Any]) -> list[Any]:
         try:

@@ -398,6 +398,8 @@ class Snapshot:
     archiver: Archiver | None = None
     replication_slots: list[ReplicationSlot] = field(default_factory=list)
     limitations: list[Limitation] = field(default_factory=list)
+    # tables (display names) under DDL lock: their indexes, constraints and policies are absent
+    locked_tables: list[str] = field(default_factory=list)
 
     # -- lookups (cached; frozen dataclasses still allow cached_property) --
 

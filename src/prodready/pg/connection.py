@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 import psycopg
-from psycopg import conninfo
+from psycopg import conninfo, sql
 
 from prodready.errors import TargetError, UsageError
 
@@ -55,24 +55,25 @@ def connect(
     read_only: bool = True,
     limits: SessionLimits | None = None,
     autocommit: bool = True,
+    apply_limits: bool = True,
 ) -> psycopg.Connection:
-    """Open a session as prodready: application_name, timeouts, read-only unless asked."""
+    """Open a session as prodready: application_name, timeouts, read-only unless asked.
+
+    With `apply_limits=False` the caller must call `apply_session_limits` itself; the
+    collector does so to read the database's own timeout settings before overriding them.
+    """
     limits = limits or SessionLimits()
     parse_dsn(dsn)  # raises a clean usage error before libpq sees a malformed string
-    options = [
-        f"-c statement_timeout={limits.statement_timeout_ms}",
-        f"-c lock_timeout={limits.lock_timeout_ms}",
-        "-c idle_in_transaction_session_timeout=60000",
-    ]
+    kwargs: dict[str, str] = {}
     if read_only:
-        options.append("-c default_transaction_read_only=on")
+        kwargs["options"] = "-c default_transaction_read_only=on"
     try:
         conn = psycopg.connect(
             dsn,
             application_name=APPLICATION_NAME,
             connect_timeout=limits.connect_timeout_s,
-            options=" ".join(options),
             autocommit=autocommit,
+            **kwargs,
         )
     except psycopg.OperationalError as exc:
         raise TargetError(_connection_failure(dsn, exc)) from None
@@ -82,23 +83,38 @@ def connect(
         ) from None
     try:
         _require_supported_server(conn, dsn)
+        if apply_limits:
+            apply_session_limits(conn, limits)
     except BaseException:
         conn.close()
         raise
     return conn
 
 
+def apply_session_limits(conn: psycopg.Connection, limits: SessionLimits) -> None:
+    """Set our timeouts with SET, so pg_settings' reset values stay the database's own."""
+    for name, value in (
+        ("statement_timeout", limits.statement_timeout_ms),
+        ("lock_timeout", limits.lock_timeout_ms),
+        ("idle_in_transaction_session_timeout", 60_000),
+    ):
+        conn.execute(sql.SQL("SET {} = {}").format(sql.Identifier(name), sql.Literal(value)))
+
+
 def _require_supported_server(conn: psycopg.Connection, dsn: str) -> None:
-    version = conn.info.server_version
     row = conn.execute("select version()").fetchone()
-    banner = str(row[0]) if row else ""
+    check_server(conn.info.server_version, str(row[0]) if row else "", describe_target(dsn))
+
+
+def check_server(version_num: int, banner: str, target: str) -> None:
+    """Refuse servers that are not PostgreSQL, or older than 13."""
     if not banner.startswith("PostgreSQL"):
-        raise TargetError(f"{describe_target(dsn)} is not PostgreSQL ({banner[:60]})")
-    if version < MIN_SERVER_VERSION:
-        major = version // 10000
-        raise TargetError(
-            f"{describe_target(dsn)} runs PostgreSQL {major}; prodready needs 13 or newer"
-        )
+        raise TargetError(f"{target} is not PostgreSQL ({banner[:60]})")
+    if version_num < MIN_SERVER_VERSION:
+        major = str(version_num // 10000)
+        if version_num < 100000:  # before 10, the major version had two parts
+            major = f"{version_num // 10000}.{version_num // 100 % 100}"
+        raise TargetError(f"{target} runs PostgreSQL {major}; prodready needs 13 or newer")
 
 
 def _connection_failure(dsn: str, exc: psycopg.OperationalError) -> str:

@@ -6,7 +6,8 @@ SELECT /* prodready */
     a.attnum::int AS num,
     format_type(a.atttypid, a.atttypmod) AS type,
     a.attnotnull AS not_null,
-    pg_get_expr(ad.adbin, ad.adrelid, true) AS "default",
+    CASE WHEN NOT a.attrelid = ANY(%(locked)s::oid[])
+        THEN pg_get_expr(ad.adbin, ad.adrelid, true) END AS "default",
     a.attidentity::text AS identity,
     a.attgenerated::text AS generated,
     a.attacl::text[] AS acl

@@ -26,6 +26,8 @@ JOIN pg_namespace n ON n.oid = t.relnamespace
 LEFT JOIN pg_class rt ON rt.oid = con.confrelid
 LEFT JOIN pg_namespace rn ON rn.oid = rt.relnamespace
 WHERE con.conrelid <> 0
+  AND NOT con.conrelid = ANY(%(locked)s::oid[])  -- deparsing would wait behind their DDL
+  AND NOT con.confrelid = ANY(%(locked)s::oid[])
   AND con.conparentid = 0
   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
   AND n.nspname !~ '^pg_(toast_)?temp_'

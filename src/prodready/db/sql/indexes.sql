@@ -51,6 +51,7 @@ LEFT JOIN pg_depend d
     ON d.classid = 'pg_class'::regclass AND d.objid = t.oid AND d.deptype = 'e'
 LEFT JOIN pg_extension e ON e.oid = d.refobjid
 LEFT JOIN pg_stat_user_indexes s ON s.indexrelid = i.indexrelid
-WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+WHERE NOT i.indrelid = ANY(%(locked)s::oid[])  -- deparsing would wait behind their DDL
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
   AND n.nspname !~ '^pg_(toast_)?temp_'
 ORDER BY n.nspname, t.relname, c.relname

@@ -10,3 +10,6 @@ JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'm', 'i')
   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
   AND n.nspname !~ '^pg_(toast_)?temp_'
+  AND NOT c.oid = ANY(%(locked)s::oid[])
+  AND NOT coalesce((SELECT i.indrelid FROM pg_index i WHERE i.indexrelid = c.oid), 0)
+          = ANY(%(locked)s::oid[])

@@ -73,7 +73,7 @@ def run_statements(db: TestDatabase, text: str) -> None:
     with psycopg.connect(db.dsn, autocommit=True) as conn:
         for stmt in parse_sql(text):
             location, length = stmt.stmt_location, stmt.stmt_len
-            piece = text.encode()[location : location + length if length else None].decode()
+            piece = text[location : location + length if length else None]  # char offsets
             conn.execute(piece)
 
 

@@ -26,7 +26,7 @@ from prodready.errors import TargetError
 from prodready.pg.connection import SessionLimits, apply_session_limits, connect
 
 STATEMENT_LIMIT = 1000
-SEQUENCE_BATCH = 200
+SEQUENCE_BATCH = 50  # UNION ALL planning grows faster than linearly past ~50
 
 Progress = Callable[[str], None]
 
@@ -96,6 +96,7 @@ class _Reader:
         self.note_locked(locked["oids"])
         extensions = self.rows("extensions", s.Extension)
         sizes = self.sizes()
+        columns, column_names = self.columns()
         snap = s.Snapshot(
             server=server,
             database=database,
@@ -105,8 +106,8 @@ class _Reader:
             roles=self.rows("roles", s.Role),
             schemas=self.rows("schemas", s.Schema),
             tables=self.sized_tables(sizes),
-            columns=self.rows("columns", s.Column, self.locked),
-            indexes=self.sized_indexes(sizes, server.block_size),
+            columns=columns,
+            indexes=self.sized_indexes(sizes, server.block_size, column_names),
             constraints=self.rows("constraints", s.Constraint, self.locked),
             policies=self.rows("policies", s.Policy, self.locked),
             functions=self.rows("functions", s.Function),
@@ -123,29 +124,56 @@ class _Reader:
 
     # -- sections with special handling --
 
-    def sizes(self) -> dict[int, dict[str, Any]]:
-        """Exact sizes, or {} (and relpages estimates) when a relation is locked by DDL."""
+    def sizes(self) -> dict[int, tuple[int, int]]:
+        """oid -> (own bytes, bytes including indexes); {} when DDL raced us to a lock."""
         try:
             with self.conn.transaction():
-                return {row["oid"]: row for row in self.fetch("sizes", self.locked)}
+                rows = self.fetch("sizes", self.locked)
         except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled) as exc:
             self.limit("sizes", f"exact sizes unavailable ({_line(exc)}); estimated from relpages")
             return {}
+        with_indexes = {row["oid"]: row["bytes"] for row in rows}
+        for row in rows:
+            if row["table_oid"] in with_indexes:
+                with_indexes[row["table_oid"]] += row["bytes"]
+        return {row["oid"]: (row["bytes"], with_indexes[row["oid"]]) for row in rows}
 
-    def sized_tables(self, sizes: dict[int, dict[str, Any]]) -> list[s.Table]:
+    def sized_tables(self, sizes: dict[int, tuple[int, int]]) -> list[s.Table]:
         tables = []
         for row in self.fetch("tables"):
-            size = sizes.get(row.pop("oid"), {})
-            row["total_bytes"] = size.get("total_bytes")
-            row["table_bytes"] = size.get("table_bytes")
+            own, total = sizes.get(row.pop("oid"), (None, None))
+            row["table_bytes"], row["total_bytes"] = own, total
             tables.append(s.Table(**row))
         return tables
 
-    def sized_indexes(self, sizes: dict[int, dict[str, Any]], block_size: int) -> list[s.Index]:
+    def columns(self) -> tuple[list[s.Column], dict[tuple[int, int], str]]:
+        """Columns, and (table oid, attnum) -> name for naming index columns."""
+        columns, names = [], {}
+        for row in self.fetch("columns", self.locked):
+            names[(row.pop("table_oid"), row["num"])] = row["name"]
+            columns.append(s.Column(**row))
+        return columns, names
+
+    def sized_indexes(
+        self,
+        sizes: dict[int, tuple[int, int]],
+        block_size: int,
+        column_names: dict[tuple[int, int], str],
+    ) -> list[s.Index]:
+        opclasses = {r["oid"]: r["name"] for r in self.fetch("opclasses")}
+        collations = {r["oid"]: r["name"] for r in self.fetch("collations")}
         indexes = []
         for row in self.fetch("indexes", self.locked):
             size = sizes.get(row.pop("oid"))
-            row["size_bytes"] = size["total_bytes"] if size else row["relpages"] * block_size
+            row["size_bytes"] = size[0] if size else row["relpages"] * block_size
+            table_oid = row.pop("table_oid")
+            expressions = row.pop("expression_columns") or []
+            row["columns"] = [
+                column_names.get((table_oid, num), "") if num else expressions[pos]
+                for pos, num in enumerate(row["attnums"])
+            ]
+            row["opclasses"] = [opclasses.get(oid, "") for oid in row.pop("opclass_oids")]
+            row["collations"] = [collations.get(oid) for oid in row.pop("collation_oids")]
             indexes.append(s.Index(**row))
         return indexes
 

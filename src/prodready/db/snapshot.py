@@ -11,7 +11,7 @@ import json
 import typing
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,7 +20,7 @@ from prodready.errors import UsageError
 SCHEMA_VERSION = 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ServerInfo:
     version_num: int
     version: str
@@ -34,7 +34,7 @@ class ServerInfo:
     block_size: int = 8192
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DatabaseStats:
     """pg_stat_database and pg_database for the connected database."""
 
@@ -53,7 +53,7 @@ class DatabaseStats:
     stats_reset: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ClusterDatabase:
     """Every database of the cluster, for wraparound (which is cluster-wide)."""
 
@@ -62,7 +62,7 @@ class ClusterDatabase:
     allow_connections: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Setting:
     name: str
     value: str
@@ -71,7 +71,7 @@ class Setting:
     vartype: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Role:
     name: str
     superuser: bool
@@ -84,7 +84,7 @@ class Role:
     member_of: list[str]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Schema:
     name: str
     owner: str
@@ -92,7 +92,7 @@ class Schema:
     extension: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Table:
     """A relation with rows: ordinary (r), partitioned (p), materialized view (m), foreign (f)."""
 
@@ -137,6 +137,11 @@ class Table:
     autoanalyze_count: int | None = None
     heap_blks_read: int | None = None
     heap_blks_hit: int | None = None
+    # the partitioned table this partition belongs to (None for anything else)
+    parent_schema: str | None = None
+    parent_name: str | None = None
+    # a CREATE INDEX or REINDEX was running on the table when the snapshot was taken
+    index_build_running: bool = False
 
     @property
     def qualified(self) -> str:
@@ -147,7 +152,7 @@ class Table:
         return (self.schema, self.name)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Column:
     schema: str
     table: str
@@ -159,9 +164,15 @@ class Column:
     identity: str
     generated: str
     acl: list[str] | None
+    # storage (pg_attribute.attlen/attalign) and ANALYZE statistics (pg_stats), for bloat
+    # estimates; the statistics are None until the column is analyzed or when hidden from us
+    type_length: int | None = None
+    type_align: str | None = None
+    avg_width: int | None = None
+    null_frac: float | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Index:
     """An index; `columns` holds one entry per index column (key columns, then INCLUDE).
 
@@ -195,6 +206,10 @@ class Index:
     idx_scan: int | None = None
     idx_tup_read: int | None = None
     idx_tup_fetch: int | None = None
+    # display name of the partitioned index this one is attached to: it cannot be dropped alone
+    parent_index: str | None = None
+    # a foreign key relies on this (unique) index, so it cannot be dropped
+    referenced_by_fk: bool = False
 
     @property
     def qualified(self) -> str:
@@ -214,7 +229,7 @@ class Index:
         return self.is_primary or self.is_unique or self.is_exclusion or bool(self.constraint_name)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Constraint:
     schema: str
     table: str
@@ -232,7 +247,7 @@ class Constraint:
         return qualify(self.schema, self.table)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Sequence:
     schema: str
     name: str
@@ -251,7 +266,7 @@ class Sequence:
         return qualify(self.schema, self.name)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Policy:
     schema: str
     table: str
@@ -267,7 +282,7 @@ class Policy:
         return qualify(self.schema, self.table)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Function:
     schema: str
     name: str
@@ -288,7 +303,7 @@ class Function:
         return f"{qualify(self.schema, self.name)}({self.identity_args})"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class View:
     schema: str
     name: str
@@ -303,7 +318,7 @@ class View:
         return qualify(self.schema, self.name)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Extension:
     name: str
     schema: str
@@ -311,7 +326,7 @@ class Extension:
     relocatable: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Activity:
     """A pg_stat_activity row. `query` is None when the role may not see it."""
 
@@ -330,7 +345,7 @@ class Activity:
     same_database: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Statement:
     """A pg_stat_statements row for this database (times in milliseconds)."""
 
@@ -348,7 +363,7 @@ class Statement:
     temp_blks_written: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Archiver:
     archived_count: int
     last_archived_time: str | None
@@ -357,7 +372,7 @@ class Archiver:
     stats_reset: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ReplicationSlot:
     slot_name: str
     slot_type: str
@@ -366,7 +381,7 @@ class ReplicationSlot:
     retained_bytes: int | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Limitation:
     """Something the collector could not see, and why; checks and reports say so."""
 
@@ -543,6 +558,7 @@ def _reserved() -> frozenset[str]:
     return _KEYWORDS
 
 
+@lru_cache(maxsize=65536)  # called for every object of every check on large catalogs
 def quote_ident(name: str) -> str:
     """Quote a name for display the way PostgreSQL's quote_ident would."""
     plain = (

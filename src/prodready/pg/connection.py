@@ -97,6 +97,7 @@ def apply_session_limits(conn: psycopg.Connection, limits: SessionLimits) -> Non
         ("statement_timeout", limits.statement_timeout_ms),
         ("lock_timeout", limits.lock_timeout_ms),
         ("idle_in_transaction_session_timeout", 60_000),
+        ("max_parallel_workers_per_gather", 0),  # an audit should not fan out on production
     ):
         conn.execute(sql.SQL("SET {} = {}").format(sql.Identifier(name), sql.Literal(value)))
 

@@ -1,4 +1,6 @@
 -- Relations that hold rows, with pg_stat_user_tables and pg_statio_user_tables.
+-- `index_build_running`: a CREATE INDEX/REINDEX is in progress on the table right now
+-- (other roles' builds are visible only with pg_read_all_stats).
 -- Sizes come from sizes.sql; `oid` joins them and is dropped before the snapshot.
 SELECT /* prodready */
     c.oid AS oid,
@@ -25,7 +27,10 @@ SELECT /* prodready */
     s.n_live_tup, s.n_dead_tup, s.n_mod_since_analyze, s.n_ins_since_vacuum,
     s.last_vacuum, s.last_autovacuum, s.last_analyze, s.last_autoanalyze,
     s.vacuum_count, s.autovacuum_count, s.analyze_count, s.autoanalyze_count,
-    io.heap_blks_read, io.heap_blks_hit
+    io.heap_blks_read, io.heap_blks_hit,
+    pn.nspname AS parent_schema,
+    pc.relname AS parent_name,
+    c.oid IN (SELECT p.relid FROM pg_stat_progress_create_index p) AS index_build_running
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_class tst ON tst.oid = c.reltoastrelid
@@ -34,6 +39,10 @@ LEFT JOIN pg_depend d
 LEFT JOIN pg_extension e ON e.oid = d.refobjid
 LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
 LEFT JOIN pg_statio_user_tables io ON io.relid = c.oid
+-- a partition has exactly one parent (plain inheritance children may have several)
+LEFT JOIN pg_inherits inh ON inh.inhrelid = c.oid AND c.relispartition
+LEFT JOIN pg_class pc ON pc.oid = inh.inhparent
+LEFT JOIN pg_namespace pn ON pn.oid = pc.relnamespace
 WHERE c.relkind IN ('r', 'p', 'm', 'f')
   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
   AND n.nspname !~ '^pg_(toast_)?temp_'

@@ -208,7 +208,7 @@ def test_timeouts_unset_on_a_default_database_fix_and_rollback(fresh_db: TestDat
     ]
     stmt = findings[1]
     # read before the audit session applied its own 30 s timeout
-    assert stmt.evidence["value"] == "0" and stmt.evidence["source"] == "default"
+    assert stmt.evidence["roles_without_timeout"] == {"postgres": "default"}
     assert stmt.fix is not None and stmt.fix.rollback_sql
 
     apply(db, stmt.fix.sql)
@@ -234,7 +234,7 @@ def test_timeouts_explicit_zero_for_the_database(fresh_db: TestDatabase) -> None
     )
     (stmt,) = db.findings("timeouts_unset")
     assert stmt.object == f"database {db.name} (statement_timeout)"
-    assert stmt.evidence["source"] == "database"
+    assert stmt.evidence["roles_without_timeout"] == {"postgres": "database"}
     assert stmt.fix is not None and stmt.fix.rollback_sql
     apply(db, stmt.fix.sql)
     assert db.findings("timeouts_unset") == []
@@ -317,3 +317,23 @@ def test_fsync_fix_and_rollback_statements_run(db: TestDatabase) -> None:
         db.execute("ALTER SYSTEM RESET fsync")
         db.execute("SELECT pg_reload_conf()")
     assert db.query("SHOW fsync") == [("on",)]
+
+
+def test_timeouts_follow_the_app_roles_role_settings(fresh_db: TestDatabase) -> None:
+    """Audited as superuser, judged for the login role the app uses, with its ALTER ROLE."""
+    db = fresh_db
+    web = f"tw_web_{db.name}"
+    role = sql.Identifier(web)
+    db.execute(render(sql.SQL("CREATE ROLE {} LOGIN").format(role)))
+    try:
+        db.execute("CREATE TABLE orders (id int PRIMARY KEY)")
+        db.execute(render(sql.SQL("GRANT SELECT ON orders TO {}").format(role)))
+        stmt = next(f for f in db.findings("timeouts_unset") if "statement_timeout" in f.object)
+        assert stmt.evidence["roles_without_timeout"] == {web: "server"}
+        db.execute(render(sql.SQL("ALTER ROLE {} SET statement_timeout = '8s'").format(role)))
+        assert objects(db.findings("timeouts_unset")) == [
+            f"database {db.name} (idle_in_transaction_session_timeout)"
+        ]
+    finally:
+        db.execute(render(sql.SQL("DROP OWNED BY {}").format(role)))
+        db.execute(render(sql.SQL("DROP ROLE {}").format(role)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from prodready.db.snapshot import Snapshot
+from prodready.db.snapshot import PGSS_ACCESS, Snapshot
 from tests.conftest import TestDatabase
 
 
@@ -36,3 +36,33 @@ def test_snapshot_sections_and_round_trip(db: TestDatabase) -> None:
 
     again = Snapshot.from_json(json.loads(json.dumps(snap.to_json())))
     assert again == snap
+
+
+def test_pg_stat_statements_out_of_reach_is_a_grant_not_a_missing_extension(
+    fresh_db: TestDatabase,
+) -> None:
+    fresh_db.execute(
+        """
+        DROP EXTENSION pg_stat_statements;
+        CREATE SCHEMA hidden_ext;
+        CREATE EXTENSION pg_stat_statements SCHEMA hidden_ext;
+        DO $$ BEGIN
+          IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'pgss_blind') THEN
+            CREATE ROLE pgss_blind LOGIN PASSWORD 'blind-pw' IN ROLE pg_monitor;
+          END IF;
+        END $$;
+        """
+    )
+    blind = fresh_db.snapshot(fresh_db.dsn_as("pgss_blind", "blind-pw"))
+    assert blind.statements is None
+    access = blind.limited(PGSS_ACCESS)
+    assert access is not None
+    assert 'GRANT USAGE ON SCHEMA "hidden_ext" TO "pgss_blind"' in access.reason
+    assert fresh_db.findings("pg_stat_statements_missing", blind) == []
+    limits = fresh_db.findings("collector_limitations", blind)
+    assert [f.object for f in limits] == [f"collector: {PGSS_ACCESS}"]
+
+    fresh_db.execute("GRANT USAGE ON SCHEMA hidden_ext TO pgss_blind")
+    seeing = fresh_db.snapshot(fresh_db.dsn_as("pgss_blind", "blind-pw"))
+    assert seeing.statements is not None and seeing.limited(PGSS_ACCESS) is None
+    assert fresh_db.findings("collector_limitations", seeing) == []

@@ -9,6 +9,7 @@ import pytest
 
 from prodready.config import Config
 from prodready.db import snapshot as s
+from prodready.db.checks.reliability import guc_ms
 from prodready.model import Finding, Severity
 from prodready.registry import run_checks
 from tests import factories as f
@@ -358,8 +359,8 @@ def test_timeouts_unset_one_finding_per_missing_timeout() -> None:
     idle, stmt = findings
     assert stmt.severity is Severity.MEDIUM
     assert stmt.evidence == {
-        "setting": "statement_timeout", "value": "0", "source": "default", "role": "app",
-        "lock_timeout_ms": 0.0,
+        "setting": "statement_timeout", "roles_without_timeout": {"app": "default"},
+        "roles_with_timeout": [], "audited_as": "app",
     }  # fmt: skip
     assert stmt.fix is not None and stmt.fix.needs_review
     assert stmt.fix.sql == """ALTER DATABASE "app" SET "statement_timeout" = '30s'"""
@@ -403,6 +404,75 @@ def test_timeouts_values_are_configurable_and_missing_settings_silent() -> None:
     (stmt,) = run("timeouts_unset", snap, statement_timeout="5min")
     assert stmt.fix is not None and "'5min'" in stmt.fix.sql
     assert run("timeouts_unset", f.snapshot()) == []
+
+
+def app_snap(
+    *role_settings: s.RoleSetting, statement: tuple[str, str] = ("0", "default")
+) -> s.Snapshot:
+    """Audited as a pg_monitor role; the app logs in as `web` and as Supabase's `anon`."""
+    return timeout_snap(
+        statement,
+        ("60000", "default"),
+        server=f.server(session_user="auditor", current_user="auditor"),
+        roles=[
+            f.role("auditor", login=True, member_of=["pg_monitor"]),
+            f.role("pg_monitor"),
+            f.role("web", login=True),
+            f.role("anon"),
+        ],
+        tables=[f.table("orders", owner="web", acl=["web=arwdDxt/web", "anon=r/web"])],
+        role_settings=list(role_settings),
+    )
+
+
+def test_timeouts_judge_the_app_roles_not_the_auditor() -> None:
+    (stmt,) = run("timeouts_unset", app_snap())
+    assert stmt.evidence["roles_without_timeout"] == {"anon": "server", "web": "server"}
+    assert stmt.evidence["audited_as"] == "auditor"
+    assert "auditor" not in stmt.detail
+    assert stmt.fix is not None
+    assert stmt.fix.sql == """ALTER DATABASE "app" SET "statement_timeout" = '30s'"""
+
+
+def test_timeouts_set_on_every_app_role_are_silent() -> None:
+    snap = app_snap(
+        s.RoleSetting("web", None, "statement_timeout", "8s"),
+        s.RoleSetting("anon", "app", "statement_timeout", "3s"),
+    )
+    assert run("timeouts_unset", snap) == []
+
+
+def test_timeouts_database_default_covers_roles_without_their_own() -> None:
+    snap = app_snap(s.RoleSetting(None, "app", "statement_timeout", "30s"))
+    assert run("timeouts_unset", snap) == []
+
+
+def test_timeouts_role_override_to_zero_beats_the_database_default() -> None:
+    snap = app_snap(
+        s.RoleSetting(None, "app", "statement_timeout", "30s"),
+        s.RoleSetting("web", "app", "statement_timeout", "0"),
+    )
+    (stmt,) = run("timeouts_unset", snap)
+    assert stmt.evidence["roles_without_timeout"] == {"web": "role in database"}
+    assert stmt.evidence["roles_with_timeout"] == ["anon"]
+    assert stmt.fix is not None
+    assert stmt.fix.sql == """ALTER ROLE "web" IN DATABASE "app" SET "statement_timeout" = '30s'"""
+    assert stmt.fix.rollback_sql == (
+        """ALTER ROLE "web" IN DATABASE "app" SET "statement_timeout" = '0'"""
+    )
+
+
+def test_timeouts_masked_server_value_is_not_guessed() -> None:
+    # the auditor's own ALTER ROLE hides the server-wide value: roles without overrides
+    # cannot be judged, so nothing is claimed about them
+    snap = app_snap(statement=("5000", "user"))
+    assert run("timeouts_unset", snap) == []
+
+
+def test_guc_ms_reads_alter_set_values() -> None:
+    assert [guc_ms(v) for v in ("8s", "1min", "500", "0", "1.5h", "2d", "x", "5 parsecs")] == [
+        8000.0, 60000.0, 500.0, 0.0, 5400000.0, 172800000.0, None, None,
+    ]  # fmt: skip
 
 
 # -- wal_archiving_disabled --

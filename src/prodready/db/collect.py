@@ -22,6 +22,7 @@ from psycopg.rows import dict_row
 
 from prodready import __version__
 from prodready.db import snapshot as s
+from prodready.db.snapshot import PGSS_ACCESS
 from prodready.errors import TargetError
 from prodready.pg.connection import SessionLimits, apply_session_limits, connect
 
@@ -118,8 +119,16 @@ class _Reader:
             archiver=self.optional_one("archiver", s.Archiver),
             replication_slots=self.optional_rows("replication_slots", s.ReplicationSlot),
             locked_tables=sorted(locked["tables"]),
+            role_settings=self.rows("role_settings", s.RoleSetting, {}),
         )
         self.pending_sequences = self.fetch("sequences")
+        hidden = self.one("hidden_stats")["tables"]
+        if hidden:
+            self.limit(
+                "column_statistics",
+                f"column statistics of {hidden} table(s) are hidden (no SELECT privilege): "
+                "table bloat cannot be estimated for them",
+            )
         return snap
 
     # -- sections with special handling --
@@ -188,6 +197,16 @@ class _Reader:
         try:
             with self.conn.transaction():
                 rows = [s.Statement(**_plain(r)) for r in self._execute(query)]
+        except psycopg.errors.InsufficientPrivilege:
+            # installed and working, but this role may not use the schema it lives in
+            role = self.conn.info.user
+            self.limit(
+                PGSS_ACCESS,
+                f"no USAGE on schema {pgss.schema!r}, where pg_stat_statements lives: "
+                f"GRANT USAGE ON SCHEMA {sql.Identifier(pgss.schema).as_string(None)} "
+                f"TO {sql.Identifier(role).as_string(None)}",
+            )
+            return None
         except psycopg.Error as exc:
             self.limit("pg_stat_statements", _line(exc))
             return None

@@ -18,6 +18,8 @@ from typing import Any, TypeVar
 from prodready.errors import UsageError
 
 SCHEMA_VERSION = 1
+# Limitation area: pg_stat_statements is installed, but the audit role may not use its schema
+PGSS_ACCESS = "pg_stat_statements_access"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,16 @@ class Setting:
     unit: str | None
     source: str
     vartype: str
+
+
+@dataclass(frozen=True, slots=True)
+class RoleSetting:
+    """An `ALTER ROLE/DATABASE ... SET` default; None means any role / any database."""
+
+    role: str | None
+    database: str | None
+    name: str
+    value: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -415,6 +427,7 @@ class Snapshot:
     limitations: list[Limitation] = field(default_factory=list)
     # tables (display names) under DDL lock: their indexes, constraints and policies are absent
     locked_tables: list[str] = field(default_factory=list)
+    role_settings: list[RoleSetting] = field(default_factory=list)
 
     # -- lookups (cached; frozen dataclasses still allow cached_property) --
 

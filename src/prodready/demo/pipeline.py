@@ -38,6 +38,9 @@ from prodready.report.plan import Report
 
 DATABASE = "marketplace"
 API_ROLE = "authenticator"
+# The audit runs as a least-privilege monitoring role, the way we recommend running it in
+# production; auditing as superuser would make the report about the audit's own login.
+AUDIT_ROLE = "prodready_auditor"
 WORKLOAD_FILE = "workload.sql"
 
 T = TypeVar("T")
@@ -76,15 +79,21 @@ def run_demo(
     try:
         dsn = cluster.dsn(DATABASE)
         api_password = secrets.token_urlsafe(18)
+        audit_password = secrets.token_urlsafe(18)
         steps.run(
-            "schema", "Creating the marketplace app", lambda: _create_app(cluster, api_password)
+            "schema",
+            "Creating the marketplace app",
+            lambda: _create_app(cluster, api_password, audit_password),
         )
         counts = steps.run("data", "Loading data", lambda: _load(dsn, sizes, steps))
         api_dsn = cluster.dsn(DATABASE, user=API_ROLE, password=api_password)
         workload = steps.run(
             "workload", "Replaying the API workload", lambda: _exercise(dsn, api_dsn, calls, steps)
         )
-        snapshot, report = steps.run("audit", "Auditing", lambda: audit(dsn=dsn))
+        audit_dsn = cluster.dsn(DATABASE, user=AUDIT_ROLE, password=audit_password)
+        snapshot, report = steps.run(
+            "audit", f"Auditing as {AUDIT_ROLE}", lambda: audit(dsn=audit_dsn)
+        )
         paths = steps.run("render", "Writing reports", lambda: _write(report, out_dir, dsn))
     except BaseException:
         cluster.stop()
@@ -101,7 +110,7 @@ def run_demo(
 # -- steps, in the order they run ---------------------------------------------------------------
 
 
-def _create_app(cluster: LocalCluster, api_password: str) -> None:
+def _create_app(cluster: LocalCluster, api_password: str, audit_password: str) -> None:
     with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
         # JIT compiles every plan that crosses jit_above_cost, which the app's sequential scans
@@ -115,6 +124,19 @@ def _create_app(cluster: LocalCluster, api_password: str) -> None:
                 sql.Identifier(API_ROLE), sql.Literal(api_password)
             )
         )
+        create_audit_role(conn, AUDIT_ROLE, audit_password)
+
+
+def create_audit_role(conn: psycopg.Connection, role: str, password: str) -> None:
+    """The role README recommends for audits: pg_monitor, plus reading sequence positions."""
+    exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+    statement = "ALTER ROLE {} LOGIN PASSWORD {}" if exists else "CREATE ROLE {} LOGIN PASSWORD {}"
+    name = sql.Identifier(role)
+    conn.execute(sql.SQL(statement).format(name, sql.Literal(password)))
+    conn.execute(sql.SQL("GRANT pg_monitor TO {}").format(name))
+    # pg_stat_statements lives in the `extensions` schema here, as on Supabase
+    conn.execute(sql.SQL("GRANT USAGE ON SCHEMA extensions TO {}").format(name))
+    conn.execute(sql.SQL("GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO {}").format(name))
 
 
 def _load(dsn: str, sizes: Scale, steps: _Steps) -> dict[str, int]:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from psycopg import sql
 
 from prodready.db.checks.reliability import alter_system_fix, database_object, managed_service
-from prodready.db.snapshot import Snapshot
+from prodready.db.snapshot import PGSS_ACCESS, Snapshot
 from prodready.model import Category, Fix, Issue, Severity
 from prodready.registry import Options, check
 from prodready.sqlgen import render
@@ -31,8 +31,8 @@ def pg_stat_statements_missing(snap: Snapshot, opts: Options) -> Iterator[Issue]
     Add it to shared_preload_libraries (needs a restart), then run
     `CREATE EXTENSION pg_stat_statements` in the application's database.
     """
-    if snap.statements is not None:
-        return
+    if snap.statements is not None or snap.limited(PGSS_ACCESS):
+        return  # installed but out of this role's reach: collector_limitations says so
     limitation = snap.limited(PGSS)
     reason = limitation.reason if limitation else "statistics were not collected"
     installed = PGSS in snap.extension_map
@@ -183,6 +183,11 @@ _GRANTS = {
     ),
     "sizes": "re-run the audit when no DDL is holding locks",
     "locks": "re-run the audit when no DDL is holding locks",
+    PGSS_ACCESS: "run the GRANT above",
+    "column_statistics": (
+        "GRANT SELECT on those tables (or pg_read_all_data) to the audit role, or accept "
+        "that table bloat is not estimated"
+    ),
 }
 
 

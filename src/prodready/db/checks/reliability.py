@@ -9,6 +9,7 @@ from datetime import datetime
 
 from psycopg import sql
 
+from prodready.db.acl import AccessModel
 from prodready.db.snapshot import Column, Sequence, Snapshot, Table, qualify, quote_ident
 from prodready.model import Category, Fix, Issue, Severity
 from prodready.registry import Options, check
@@ -506,34 +507,66 @@ def unvalidated_constraint(snap: Snapshot, opts: Options) -> Iterator[Issue]:
 
 # Sources that describe our own session (connection options, SET) rather than the database.
 _SESSION_SOURCES = frozenset({"client", "session"})
+# Sources of a value every role gets unless a role or database default overrides it.
+_SERVER_SOURCES = frozenset({"default", "configuration file", "command line",
+                             "environment variable", "override"})  # fmt: skip
+_MONITORING_ROLES = frozenset({"pg_monitor", "pg_read_all_stats", "pg_read_all_settings"})
+_GUC_TIME_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "min": 60_000.0, "h": 3_600_000.0,
+                      "d": 86_400_000.0}  # fmt: skip
 
 
 @dataclass(frozen=True)
 class AppSetting:
-    """A setting as the application's sessions get it, and where that value comes from."""
+    """A timeout as one role's new sessions get it, and which level set it."""
 
-    name: str
-    value_ms: float | None
+    role: str
+    value_ms: float
     raw: str
-    source: str
-
-    @property
-    def representative(self) -> bool:
-        return self.source not in _SESSION_SOURCES and self.value_ms is not None
+    level: str  # "role in database", "role", "database", "server", or a pg_settings source
 
 
-def effective_app_setting(snap: Snapshot, name: str) -> AppSetting | None:
-    """The value new sessions of the audited role get, before prodready's own SETs.
+def guc_ms(text: str) -> float | None:
+    """A time setting as written in ALTER ... SET ('8s', '1min', '500'), in milliseconds."""
+    match = re.fullmatch(r"\s*(-?\d+(?:\.\d+)?)\s*([a-z]*)\s*", text)
+    if match is None or match.group(2) not in ("", *_GUC_TIME_UNITS_MS):
+        return None
+    return float(match.group(1)) * _GUC_TIME_UNITS_MS.get(match.group(2), 1.0)
 
-    The collector reads pg_settings before applying its session timeouts, so `source` is
-    default / configuration file / database / user / database user for the application's
-    value; "client" or "session" mean the DSN itself overrode it and the value says nothing
-    about the application. Other roles' ALTER ROLE ... SET overrides are not in the snapshot.
+
+def app_roles(snap: Snapshot) -> list[str]:
+    """The roles the application connects as: present login/API roles, not monitoring ones."""
+    model = AccessModel(snap)
+    return [
+        name
+        for name in model.candidates
+        if not (model.graph.reach(name) & _MONITORING_ROLES) or name in model.api_roles
+    ]
+
+
+def effective_app_setting(snap: Snapshot, role: str, name: str) -> AppSetting | None:
+    """The value `role`'s new sessions get: role defaults, then database, then server.
+
+    For the audited role pg_settings is authoritative (read before prodready's own SETs);
+    for other roles the snapshot's role_settings are layered over the server value.
+    None when unknowable (the DSN overrode it, or the server value is masked).
     """
     found = snap.setting_map.get(name)
-    if found is None:
-        return None
-    return AppSetting(name, snap.setting_ms(name), found.value, found.source)
+    if role == snap.server.session_user and found is not None:
+        if found.source in _SESSION_SOURCES:
+            return None
+        value = snap.setting_ms(name)
+        return None if value is None else AppSetting(role, value, found.value, found.source)
+    layers = {(r.role, r.database): r.value for r in snap.role_settings if r.name == name}
+    db = snap.database.name
+    for key, level in (((role, db), "role in database"), ((role, None), "role"),
+                       ((None, db), "database")):  # fmt: skip
+        if key in layers:
+            value = guc_ms(layers[key])
+            return None if value is None else AppSetting(role, value, layers[key], level)
+    if found is None or found.source not in _SERVER_SOURCES:
+        return None  # the audited session's own override hides the server-wide value
+    value = snap.setting_ms(name)
+    return None if value is None else AppSetting(role, value, found.value, "server")
 
 
 @check(
@@ -548,31 +581,34 @@ def timeouts_unset(snap: Snapshot, opts: Options) -> Iterator[Issue]:
     connection; without idle_in_transaction_session_timeout an application bug that forgets
     to COMMIT holds locks and blocks vacuum indefinitely.
 
-    Set both for the database (`ALTER DATABASE ... SET`); jobs that need longer set their
-    own value with `SET statement_timeout` in their session.
+    Set both for the database (`ALTER DATABASE ... SET`) or for the application's roles
+    (`ALTER ROLE ... SET`); jobs that need longer set their own value in their session.
+    The check judges the roles the application uses (login and API roles this database
+    grants to or that own its objects), not the role running the audit.
     """
-    lock = effective_app_setting(snap, "lock_timeout")
+    roles = app_roles(snap) or [snap.server.session_user]
     for name in ("statement_timeout", "idle_in_transaction_session_timeout"):
-        current = effective_app_setting(snap, name)
-        if current is None or not current.representative or current.value_ms != 0:
+        settings = [effective_app_setting(snap, role, name) for role in roles]
+        disabled = [s for s in settings if s is not None and s.value_ms == 0]
+        if not disabled:
             continue
-        target = str(opts[name])
-        evidence = {
-            "setting": name,
-            "value": current.raw,
-            "source": current.source,
-            "role": snap.server.session_user,
-            "lock_timeout_ms": lock.value_ms if lock and lock.representative else None,
-        }
+        protected = sorted(s.role for s in settings if s is not None and s.value_ms > 0)
+        who = ", ".join(quote_ident(s.role) for s in disabled)
+        levels = sorted({s.level for s in disabled})
         yield Issue(
             object=f"{database_object(snap.database.name)} ({name})",
             detail=(
-                f"{name} is 0 (disabled) for role {quote_ident(snap.server.session_user)} in "
-                f"database {quote_ident(snap.database.name)} (source: {current.source}). "
+                f"{name} is 0 (disabled) for {who} in database "
+                f"{quote_ident(snap.database.name)} (set at: {', '.join(levels)}). "
                 f"{_TIMEOUT_WHY[name]}"
             ),
-            evidence=evidence,
-            fix=_timeout_fix(snap, current, target),
+            evidence={
+                "setting": name,
+                "roles_without_timeout": {s.role: s.level for s in disabled},
+                "roles_with_timeout": protected,
+                "audited_as": snap.server.session_user,
+            },
+            fix=_timeout_fix(snap, name, disabled, str(opts[name])),
             verify=f"SHOW {name} in a new application session (pooled sessions keep old values)",
         )
 
@@ -584,25 +620,38 @@ _TIMEOUT_WHY = {
     ),
 }
 
+_ROLE_LEVELS = {"role in database": "database user", "role": "user"}
 
-def _timeout_fix(snap: Snapshot, current: AppSetting, target: str) -> Fix:
-    """SET where the 0 comes from: a role setting wins over a database setting."""
-    name = sql.Identifier(current.name)
+
+def _timeout_fix(snap: Snapshot, name: str, disabled: list[AppSetting], target: str) -> Fix:
+    """SET where each 0 comes from: once for the database, once per role-level override."""
+    setting = sql.Identifier(name)
     db = sql.Identifier(snap.database.name)
-    role = sql.Identifier(snap.server.session_user)
-    if current.source == "database user":
-        scope = sql.SQL("ALTER ROLE {} IN DATABASE {}").format(role, db)
-    elif current.source == "user":
-        scope = sql.SQL("ALTER ROLE {}").format(role)
-    else:
-        scope = sql.SQL("ALTER DATABASE {}").format(db)
-    up = sql.SQL("{} SET {} = {}").format(scope, name, sql.Literal(target))
-    if current.source in ("database user", "user", "database"):
-        # the 0 was set explicitly at this level: put it back exactly
-        down = sql.SQL("{} SET {} = {}").format(scope, name, sql.Literal(current.raw))
-    else:
-        down = sql.SQL("{} RESET {}").format(scope, name)
-    return Fix(sql=render(up), rollback_sql=render(down), transactional=True, needs_review=True)
+    scopes: dict[str, tuple[sql.Composable, str | None]] = {}  # keyed by rendered scope
+    for found in disabled:
+        level = _ROLE_LEVELS.get(found.level, found.level)
+        role = sql.Identifier(found.role)
+        if level == "database user":
+            scope, previous = sql.SQL("ALTER ROLE {} IN DATABASE {}").format(role, db), found.raw
+        elif level == "user":
+            scope, previous = sql.SQL("ALTER ROLE {}").format(role), found.raw
+        else:
+            scope = sql.SQL("ALTER DATABASE {}").format(db)
+            previous = found.raw if level == "database" else None
+        scopes[render(scope)] = (scope, previous)
+    ups, downs = [], []
+    for scope, previous in scopes.values():
+        ups.append(sql.SQL("{} SET {} = {}").format(scope, setting, sql.Literal(target)))
+        if previous is None:
+            downs.append(sql.SQL("{} RESET {}").format(scope, setting))
+        else:  # an explicit 0 at this level: put it back exactly
+            downs.append(sql.SQL("{} SET {} = {}").format(scope, setting, sql.Literal(previous)))
+    return Fix(
+        sql=";\n".join(render(u) for u in ups),
+        rollback_sql=";\n".join(render(d) for d in downs),
+        transactional=True,
+        needs_review=True,
+    )
 
 
 # -- wal_archiving_disabled --

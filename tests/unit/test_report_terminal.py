@@ -153,3 +153,20 @@ def test_rich_markup_in_names_is_printed_literally() -> None:
     assert "public.[bold red]t[/bold red]:smile:" in out
     assert "[link=http://x]click[/link]" in out
     assert "\x1b]8;" not in out  # no hyperlink escape was produced
+
+
+def test_long_phases_show_ten_rows_per_check_and_count_the_rest() -> None:
+    many = [
+        finding("unindexed_foreign_key", Severity.MEDIUM, Category.PERFORMANCE,
+                f"public.t{n:03} (parent_id)", "Foreign key without an index", "d")
+        for n in range(25)
+    ] + [
+        finding("rls_disabled", Severity.CRITICAL, Category.SECURITY, f"public.r{n:03}",
+                "RLS off", "d")
+        for n in range(12)
+    ]  # fmt: skip
+    text = render(make_report(many))
+    assert "public.t009 (parent_id)" in text and "public.t010 (parent_id)" not in text
+    assert "… and 15 more" in text
+    assert "public.r009" in text and "public.r010" not in text
+    assert "… and 2 more rls_disabled findings" in text

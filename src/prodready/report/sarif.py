@@ -7,13 +7,12 @@ findings stay in the log as results with an external suppression and its reason.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from prodready import __version__, registry
 from prodready.model import Finding, Severity
 from prodready.report.catalog import first_paragraph
-from prodready.report.json_report import json_safe
+from prodready.report.json_report import PRETTY_LIMIT, dumps
 from prodready.report.plan import Report
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -75,7 +74,7 @@ def render(report: Report) -> str:
         },
     }
     log = {"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}
-    return json.dumps(json_safe(log), indent=2, ensure_ascii=False) + "\n"
+    return dumps(log, pretty=len(entries) <= PRETTY_LIMIT)
 
 
 def _rules(findings: list[Finding]) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ so an object name cannot inject markup, colours or terminal escape sequences.
 from __future__ import annotations
 
 import io
+from collections import Counter
 from collections.abc import Iterator
 
 from rich import box
@@ -24,9 +25,11 @@ from prodready.report._text import (
     timestamp,
     visible,
 )
-from prodready.report.plan import CRITICAL_CAP, Phase, Report
+from prodready.report.plan import CRITICAL_CAP, Phase, PlanItem, Report
 
 WIDTH = 120
+# A terminal is for reading: past this many rows of one check, a count stands for the rest.
+ROWS_PER_CHECK = 10
 SEVERITY_STYLE = {
     "critical": "bold red",
     "high": "red",
@@ -167,8 +170,11 @@ def _blockers(phase: Phase) -> RenderableType:
     grid = Table.grid(padding=(0, 1))
     grid.add_column(justify="right", no_wrap=True)
     grid.add_column(overflow="fold")
-    for n, item in enumerate(phase.items, 1):
+    shown, hidden = _cap_per_check(phase.items)
+    for n, item in enumerate(shown, 1):
         grid.add_row(f"{n}.", _blocker(item.finding))
+    for check_id, count in hidden.items():
+        grid.add_row("", Text(f"… and {count:,} more {check_id} findings", style="dim"))
     return Group(heading, Padding(grid, (0, 0, 1, 1)))
 
 
@@ -206,7 +212,8 @@ def _phase_table(phase: Phase, columns: tuple[int, int]) -> RenderableType:
     table.add_column("check", width=check_width, no_wrap=True, overflow="ellipsis")
     table.add_column("object", width=object_width, overflow="fold")
     table.add_column("detail", ratio=1, no_wrap=True, overflow="ellipsis")
-    for item in phase.items:
+    shown, hidden = _cap_per_check(phase.items)
+    for item in shown:
         f = item.finding
         table.add_row(
             Text(f.severity.label, style=SEVERITY_STYLE[f.severity.label]),
@@ -214,7 +221,23 @@ def _phase_table(phase: Phase, columns: tuple[int, int]) -> RenderableType:
             Text(visible(f.object)),
             Text(one_line(f.detail)),
         )
+    for check_id, count in hidden.items():
+        more = f"… and {count:,} more"
+        table.add_row(Text(""), Text(check_id, style="dim"), Text(more, style="dim"),
+                      Text("the full list is in report.json and PLAN.md", style="dim"))  # fmt: skip
     return table
+
+
+def _cap_per_check(items: list[PlanItem]) -> tuple[list[PlanItem], dict[str, int]]:
+    """At most ROWS_PER_CHECK items of each check, and how many of each were left out."""
+    seen: Counter[str] = Counter()
+    shown: list[PlanItem] = []
+    for item in items:
+        seen[item.finding.check] += 1
+        if seen[item.finding.check] <= ROWS_PER_CHECK:
+            shown.append(item)
+    hidden = {c: n - ROWS_PER_CHECK for c, n in seen.items() if n > ROWS_PER_CHECK}
+    return shown, hidden
 
 
 def _footer(report: Report) -> Iterator[RenderableType]:

@@ -162,7 +162,7 @@ def test_fixes_run_on_hostile_identifiers(db: TestDatabase, table: str) -> None:
 
     # the new index is unused: its drop and the recreating rollback run on these names too
     index_obj = qualify(schema, name)
-    [unused] = found(db, "unused_index", index_obj)
+    [unused] = found(db, "unused_index", index_obj, min_stats_age_days=0)
     assert unused.severity is Severity.INFO and unused.fix is not None
     apply_and_revert(db, "unused_index", index_obj, unused.fix)
 
@@ -193,7 +193,10 @@ def test_unused_index_with_young_statistics_is_info(db: TestDatabase) -> None:
     assert finding.evidence["size_bytes"] > MIB  # 50,000 entries: over 1 MiB
     assert found(db, "unused_index", "public.un_t_b_idx", snap) == []  # scanned
     assert found(db, "unused_index", "public.un_t_pkey", snap) == []  # primary key
-    apply_and_revert(db, "unused_index", "public.un_t_a_idx", finding.fix)
+    # young statistics are not evidence enough to drop anything: no fix is offered
+    assert finding.fix is None and finding.verify and "7 days" in finding.verify
+    [acted] = found(db, "unused_index", "public.un_t_a_idx", snap, min_stats_age_days=0)
+    apply_and_revert(db, "unused_index", "public.un_t_a_idx", acted.fix)
 
     # the same real snapshot, with statistics a month old, weighs the index by size
     aged = replace(snap, database=replace(snap.database, stats_reset="2020-01-01T00:00:00+00:00"))
@@ -218,7 +221,10 @@ def test_partitioned_indexes_are_judged_on_the_parent(db: TestDatabase) -> None:
     )
     snap = db.snapshot()
     # partitions' copies are attached to the parents' indexes: only the parents speak
-    [unused] = [x for x in db.findings("unused_index", snap) if x.object.startswith("public.ptree")]
+    act_now = Config(options={"unused_index": {"min_stats_age_days": 0}})
+    [unused] = [
+        x for x in db.findings("unused_index", snap, act_now) if x.object.startswith("public.ptree")
+    ]
     assert unused.object == "public.ptree_note" and unused.evidence["partitioned"] is True
     assert unused.evidence["size_bytes"] > 0
     [dup] = [x for x in db.findings("duplicate_index", snap) if x.object.startswith("public.ptree")]

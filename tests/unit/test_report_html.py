@@ -179,3 +179,15 @@ def test_sql_shows_invisible_characters() -> None:
     assert (
         "<pre><code>DROP INDEX CONCURRENTLY public.&#34;evil\\u202eidx&#34;;</code></pre>" in html
     )
+
+
+def test_many_findings_of_one_check_list_the_rest_compactly() -> None:
+    many = [
+        finding("unused_index", Severity.LOW, Category.PERFORMANCE, f"public.ix{n:03}",
+                "Unused index", f"detail {n}", {"size_bytes": 8192})
+        for n in range(40)
+    ]  # fmt: skip
+    page = render(make_report(many))
+    assert "detail 24" in page and "detail 25" not in page
+    assert "15 more <code>unused_index</code> findings" in page
+    assert page.count('<li class="obj">') == 15 and "public.ix039" in page

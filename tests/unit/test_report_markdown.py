@@ -183,3 +183,15 @@ def test_sql_keeps_layout_but_shows_invisible_characters() -> None:
     text = render(report)
     assert '  ```sql\n  DROP INDEX CONCURRENTLY\n  \tpublic."evil\\u202eidx";\n  ```' in text
     assert "\u202e" not in text
+
+
+def test_many_findings_of_one_check_list_the_rest_compactly() -> None:
+    many = [
+        finding("unused_index", Severity.LOW, Category.PERFORMANCE, f"public.ix{n:03}",
+                "Unused index", f"detail {n}", {"size_bytes": 8192})
+        for n in range(40)
+    ]  # fmt: skip
+    text = render(make_report(many))
+    assert "detail 24" in text and "detail 25" not in text  # first 25 in full
+    assert "### 15 more `unused_index` findings" in text
+    assert "- [ ] `public.ix039`" in text or "- [ ] public.ix039" in text

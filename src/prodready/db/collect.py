@@ -9,15 +9,15 @@ Nothing here takes a lock stronger than AccessShareLock.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
 from importlib import resources
 from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.abc import Buffer
+from psycopg.adapt import Loader
 from psycopg.rows import dict_row
 
 from prodready import __version__
@@ -60,6 +60,7 @@ def collect_from(
     try:
         reader.settings = reader.rows("settings", s.Setting)
         apply_session_limits(conn, limits or SessionLimits())
+        _prepare_types(conn)
         with conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             snap = reader.catalog()
@@ -196,7 +197,7 @@ class _Reader:
         )
         try:
             with self.conn.transaction():
-                rows = [s.Statement(**_plain(r)) for r in self._execute(query)]
+                rows = [s.Statement(**r) for r in self._execute(query)]
         except psycopg.errors.InsufficientPrivilege:
             # installed and working, but this role may not use the schema it lives in
             role = self.conn.info.user
@@ -276,14 +277,14 @@ class _Reader:
 
     def _execute(
         self, query: sql.Composable | str, params: dict[str, Any] | None = None
-    ) -> Iterator[dict[str, Any]]:
+    ) -> list[dict[str, Any]]:
         with self.conn.cursor(row_factory=dict_row) as cur:
             cur.execute(query, params)  # type: ignore[arg-type]
-            yield from cur
+            return cur.fetchall()
 
     def fetch(self, name: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         self.progress(name)
-        return [_plain(r) for r in self._execute(load_sql(name), params)]
+        return self._execute(load_sql(name), params)
 
     def one(self, name: str) -> dict[str, Any]:
         rows = self.fetch(name)
@@ -317,13 +318,33 @@ def _sanitise_activity(row: s.Activity) -> s.Activity:
     return _replace(row, query=_STRING_LITERAL.sub("'?'", row.query))
 
 
-def _plain(row: dict[str, Any]) -> dict[str, Any]:
-    for key, value in row.items():
-        if isinstance(value, datetime):
-            row[key] = value.isoformat()
-        elif isinstance(value, Decimal):
-            row[key] = int(value) if value == value.to_integral_value() else float(value)
-    return row
+class _IsoTimestamp(Loader):
+    """timestamptz as ISO-8601 text (the session runs with DateStyle ISO, TimeZone UTC).
+
+    Snapshots store timestamps as text; loading them as text skips a datetime round trip
+    for every timestamp of tens of thousands of catalog rows.
+    """
+
+    def load(self, data: Buffer) -> str:
+        return bytes(data).decode().replace(" ", "T", 1)
+
+
+class _PlainNumber(Loader):
+    """numeric as int or float: snapshots are JSON, which has no Decimal."""
+
+    def load(self, data: Buffer) -> int | float:
+        text = bytes(data).decode()
+        try:
+            return int(text)
+        except ValueError:
+            return float(text)
+
+
+def _prepare_types(conn: psycopg.Connection) -> None:
+    conn.execute("SET datestyle = 'ISO, YMD'")
+    conn.execute("SET timezone = 'UTC'")
+    conn.adapters.register_loader("timestamptz", _IsoTimestamp)
+    conn.adapters.register_loader("numeric", _PlainNumber)
 
 
 def _line(exc: BaseException) -> str:

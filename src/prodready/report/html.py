@@ -31,6 +31,8 @@ from prodready.report._text import (
 from prodready.report.plan import CRITICAL_CAP, PlanItem, Report
 
 DONUT_RADIUS = 62
+# A page is read by people: past this many findings of one check, the rest become a list.
+DETAIL_PER_CHECK = 25
 # Expand/collapse buttons, and every finding opened before printing.
 SCRIPT = (
     "document.addEventListener('click',function(e){"
@@ -75,7 +77,11 @@ def _environment() -> Environment:
 def _context(report: Report) -> dict[str, Any]:
     db = report.target.get("database") or {}
     numbers = itertools.count(1)  # anchors #f1, #f2... in reading order, linked from blockers
-    phases = [(p, [_item(i, f"f{next(numbers)}") for i in p.items]) for p in report.phases]
+    phases = []
+    for phase in report.phases:
+        shown, rest = phase.detailed(DETAIL_PER_CHECK)
+        items = [_item(i, f"f{next(numbers)}") for i in shown]
+        phases.append((phase, items, rest))
     return {
         "report": report,
         "version": __version__,
@@ -89,6 +95,7 @@ def _context(report: Report) -> dict[str, Any]:
         "categories": [(name, v, band(v), v * 10) for name, v in report.score.categories.items()],
         "counts": _counts(report),
         "blockers": phases[0][1],
+        "blockers_more": sum(len(items) for items in phases[0][2].values()),
         "phases": phases,
         "script": Markup(SCRIPT),
         "csp": _csp(),

@@ -94,13 +94,25 @@ def _phases(report: Report) -> Iterator[str]:
             yield from _phase(phase)
 
 
+# A plan is read by people: past this many findings of one check, the rest become a list.
+DETAIL_PER_CHECK = 25
+
+
 def _phase(phase: Phase) -> Iterator[str]:
     yield f"## {phase.title}"
     yield f"_{md_text(phase.summary)}_"
     if not phase.items:
         yield "Nothing to do in this phase."
-    for item in phase.items:
+    shown, rest = phase.detailed(DETAIL_PER_CHECK)
+    for item in shown:
         yield _item(item)
+    for check_id, items in rest.items():
+        yield (
+            f"### {len(items):,} more `{check_id}` findings\n\n"
+            "Same problem and fix as above, for these objects (each with its evidence and "
+            "SQL in report.json):\n\n"
+            + "\n".join(f"- [ ] {md_name(i.finding.object)}" for i in items)
+        )
 
 
 def _item(item: PlanItem) -> str:

@@ -57,6 +57,23 @@ class Phase:
     summary: str
     items: list[PlanItem]
 
+    def detailed(self, per_check: int) -> tuple[list[PlanItem], dict[str, list[PlanItem]]]:
+        """The first `per_check` items of each check, and the rest grouped by check.
+
+        Documents a person reads show the first ones in full and list the rest compactly;
+        JSON and SARIF keep every finding in full.
+        """
+        shown: list[PlanItem] = []
+        rest: dict[str, list[PlanItem]] = {}
+        seen: Counter[str] = Counter()
+        for item in self.items:
+            seen[item.finding.check] += 1
+            if seen[item.finding.check] <= per_check:
+                shown.append(item)
+            else:
+                rest.setdefault(item.finding.check, []).append(item)
+        return shown, rest
+
 
 @dataclass(frozen=True)
 class Report:

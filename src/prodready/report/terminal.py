@@ -7,7 +7,6 @@ so an object name cannot inject markup, colours or terminal escape sequences.
 from __future__ import annotations
 
 import io
-from collections import Counter
 from collections.abc import Iterator
 
 from rich import box
@@ -25,7 +24,7 @@ from prodready.report._text import (
     timestamp,
     visible,
 )
-from prodready.report.plan import CRITICAL_CAP, Phase, PlanItem, Report
+from prodready.report.plan import CRITICAL_CAP, Phase, Report
 
 WIDTH = 120
 # A terminal is for reading: past this many rows of one check, a count stands for the rest.
@@ -170,11 +169,11 @@ def _blockers(phase: Phase) -> RenderableType:
     grid = Table.grid(padding=(0, 1))
     grid.add_column(justify="right", no_wrap=True)
     grid.add_column(overflow="fold")
-    shown, hidden = _cap_per_check(phase.items)
+    shown, rest = phase.detailed(ROWS_PER_CHECK)
     for n, item in enumerate(shown, 1):
         grid.add_row(f"{n}.", _blocker(item.finding))
-    for check_id, count in hidden.items():
-        grid.add_row("", Text(f"… and {count:,} more {check_id} findings", style="dim"))
+    for check_id, items in rest.items():
+        grid.add_row("", Text(f"… and {len(items):,} more {check_id} findings", style="dim"))
     return Group(heading, Padding(grid, (0, 0, 1, 1)))
 
 
@@ -212,7 +211,7 @@ def _phase_table(phase: Phase, columns: tuple[int, int]) -> RenderableType:
     table.add_column("check", width=check_width, no_wrap=True, overflow="ellipsis")
     table.add_column("object", width=object_width, overflow="fold")
     table.add_column("detail", ratio=1, no_wrap=True, overflow="ellipsis")
-    shown, hidden = _cap_per_check(phase.items)
+    shown, rest = phase.detailed(ROWS_PER_CHECK)
     for item in shown:
         f = item.finding
         table.add_row(
@@ -221,23 +220,11 @@ def _phase_table(phase: Phase, columns: tuple[int, int]) -> RenderableType:
             Text(visible(f.object)),
             Text(one_line(f.detail)),
         )
-    for check_id, count in hidden.items():
-        more = f"… and {count:,} more"
+    for check_id, items in rest.items():
+        more = f"… and {len(items):,} more"
         table.add_row(Text(""), Text(check_id, style="dim"), Text(more, style="dim"),
                       Text("the full list is in report.json and PLAN.md", style="dim"))  # fmt: skip
     return table
-
-
-def _cap_per_check(items: list[PlanItem]) -> tuple[list[PlanItem], dict[str, int]]:
-    """At most ROWS_PER_CHECK items of each check, and how many of each were left out."""
-    seen: Counter[str] = Counter()
-    shown: list[PlanItem] = []
-    for item in items:
-        seen[item.finding.check] += 1
-        if seen[item.finding.check] <= ROWS_PER_CHECK:
-            shown.append(item)
-    hidden = {c: n - ROWS_PER_CHECK for c, n in seen.items() if n > ROWS_PER_CHECK}
-    return shown, hidden
 
 
 def _footer(report: Report) -> Iterator[RenderableType]:

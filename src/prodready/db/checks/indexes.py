@@ -323,6 +323,10 @@ def _unused_issue(
         "definition": index.definition,
         **stats_evidence(snap),
     }
+    if age_days < opts["min_stats_age_days"]:
+        # too little evidence to act on: no drop is offered until statistics are old enough
+        wait = f"re-run the audit once statistics cover {opts['min_stats_age_days']:g} days"
+        return Issue(name, detail, evidence, severity=severity, verify=wait)
     return Issue(
         name,
         detail,

@@ -544,11 +544,18 @@ class _NameMatcher:
     def __init__(self, patterns: list[str], non_secret_suffixes: list[str]) -> None:
         self.patterns = [tuple(_components(p)) for p in patterns]
         self.suffixes = set(non_secret_suffixes)
+        self._by_name: dict[str, bool] = {}  # column names repeat across thousands of tables
 
     def sensitive(self, column: Column) -> bool:
         if column.type.lower().startswith(_NON_SECRET_TYPES):
             return False
-        parts = _components(column.name)
+        found = self._by_name.get(column.name)
+        if found is None:
+            found = self._by_name[column.name] = self._name_is_sensitive(column.name)
+        return found
+
+    def _name_is_sensitive(self, name: str) -> bool:
+        parts = _components(name)
         if not parts or parts[0] in _FLAG_PREFIXES:
             return False
         # `password_changed_at` describes a secret; a pattern that itself ends the name

@@ -16,6 +16,7 @@ from prodready.db.snapshot import Snapshot
 from prodready.model import Finding
 from prodready.pg.cluster import LocalCluster
 from prodready.registry import run_checks
+from prodready.sqlgen import split_statements
 
 TEMPLATE = "prodready_template"
 _counter = itertools.count(1)
@@ -46,6 +47,18 @@ class TestDatabase:
         with psycopg.connect(self.dsn, autocommit=True) as conn:
             return conn.execute(sql_text, params).fetchall()
 
+    def run_script(self, script: str) -> None:
+        """Run each statement in its own call (CONCURRENTLY refuses a transaction block)."""
+        for statement in split_statements(script):
+            self.execute(statement)
+
+    def apply(self, script: str, transactional: bool = True) -> None:
+        """Run a fix or rollback: as one implicit transaction, or statement by statement."""
+        if transactional:
+            self.execute(script)
+        else:
+            self.run_script(script)
+
     def snapshot(self, dsn: str | None = None) -> Snapshot:
         return collect(dsn or self.dsn)
 
@@ -55,6 +68,13 @@ class TestDatabase:
         """Findings of one check against a fresh snapshot (failing checks raise)."""
         snap = snapshot or self.snapshot()
         return run_checks(snap, config, only=[check_id], strict=True).findings
+
+    def findings_about(
+        self, check_id: str, obj: str, snapshot: Snapshot | None = None, **options: object
+    ) -> list[Finding]:
+        """Findings of one check about one object, with check options for this call."""
+        config = Config(options={check_id: dict(options)}) if options else None
+        return [x for x in self.findings(check_id, snapshot, config) if x.object == obj]
 
 
 @pytest.fixture(scope="session")

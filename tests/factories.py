@@ -91,6 +91,17 @@ def role(name: str, **kw: Any) -> s.Role:
     return s.Role(**{**base, **kw})
 
 
+def activity(pid: int = 42, **kw: Any) -> s.Activity:
+    """An idle application session in this database; override what the test is about."""
+    base: dict[str, Any] = dict(
+        pid=pid, user="app", application_name="web", backend_type="client backend",
+        state="idle", xact_age_s=None, query_age_s=10.0, state_age_s=10.0,
+        wait_event_type=None, wait_event=None, query="SELECT 1", is_self=False,
+        same_database=True,
+    )  # fmt: skip
+    return s.Activity(**{**base, **kw})
+
+
 def snapshot(**kw: Any) -> s.Snapshot:
     """A snapshot with the given sections; server/database default to a healthy app."""
     kw.setdefault("server", server())

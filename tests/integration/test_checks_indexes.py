@@ -22,23 +22,15 @@ MIB = 1024 * 1024
 def found(
     db: TestDatabase, check: str, obj: str, snap: Snapshot | None = None, **options: object
 ) -> list[Finding]:
-    """The findings of `check` about `obj` (other tests' objects share the database)."""
-    config = Config(options={check: dict(options)}) if options else None
-    return [x for x in db.findings(check, snap, config) if x.object == obj]
-
-
-def run_script(db: TestDatabase, script: str) -> None:
-    """Run a fix one statement per call: CONCURRENTLY refuses multi-statement strings."""
-    for statement in script.split(";\n"):
-        db.execute(statement.rstrip(";"))
+    return db.findings_about(check, obj, snap, **options)
 
 
 def apply_and_revert(db: TestDatabase, check: str, obj: str, fix: Fix | None) -> None:
     """The fix makes the finding disappear; the rollback brings it back."""
     assert fix is not None and fix.rollback_sql is not None
-    run_script(db, fix.sql)
+    db.run_script(fix.sql)
     assert found(db, check, obj) == []
-    run_script(db, fix.rollback_sql)
+    db.run_script(fix.rollback_sql)
     assert len(found(db, check, obj)) == 1
 
 
@@ -148,7 +140,7 @@ def test_fixes_run_on_hostile_identifiers(db: TestDatabase, table: str) -> None:
     obj = f'{qualify(schema, table)} ("Buyer ""ID""")'
     [finding] = found(db, "unindexed_foreign_key", obj)
     assert finding.fix is not None
-    run_script(db, finding.fix.sql)
+    db.run_script(finding.fix.sql)
     assert found(db, "unindexed_foreign_key", obj) == []
     [name] = [
         row[0]
@@ -166,7 +158,7 @@ def test_fixes_run_on_hostile_identifiers(db: TestDatabase, table: str) -> None:
     assert unused.severity is Severity.INFO and unused.fix is not None
     apply_and_revert(db, "unused_index", index_obj, unused.fix)
 
-    run_script(db, finding.fix.rollback_sql or "")
+    db.run_script(finding.fix.rollback_sql or "")
     assert len(found(db, "unindexed_foreign_key", obj)) == 1
 
 
@@ -314,11 +306,11 @@ def test_failed_concurrent_build_is_invalid_and_rebuilt(fresh_db: TestDatabase) 
     fresh_db.execute(
         "CREATE OR REPLACE FUNCTION picky(x int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT x'"
     )
-    run_script(fresh_db, finding.fix.sql)
+    fresh_db.run_script(finding.fix.sql)
     assert found(fresh_db, "invalid_index", "public.inv_t_picky") == []
     assert index_exists(fresh_db, "public", "inv_t_picky")
     # the rollback removes the rebuilt index: an invalid one served no query either
-    run_script(fresh_db, finding.fix.rollback_sql or "")
+    fresh_db.run_script(finding.fix.rollback_sql or "")
     assert not index_exists(fresh_db, "public", "inv_t_picky")
 
 
@@ -338,7 +330,7 @@ def test_reindex_leftover_is_only_dropped(fresh_db: TestDatabase) -> None:
     [finding] = found(fresh_db, "invalid_index", "public.rx_t_picky_ccnew")
     assert finding.evidence["valid_twin"] == "public.rx_t_picky"
     assert finding.fix is not None and finding.fix.rollback_sql is None
-    run_script(fresh_db, finding.fix.sql)
+    fresh_db.run_script(finding.fix.sql)
     assert fresh_db.findings("invalid_index") == []
     assert index_exists(fresh_db, "public", "rx_t_picky")
 

@@ -16,15 +16,6 @@ from tests.conftest import TestDatabase
 PASSWORD = "prodready-observer"
 
 
-def apply(db: TestDatabase, sql_text: str, transactional: bool = True) -> None:
-    """Run a fix or rollback: one call when transactional, else one statement per call."""
-    if transactional:
-        db.execute(sql_text)
-        return
-    for statement in sql_text.split(";\n"):
-        db.execute(statement)
-
-
 def wait_for_setting(db: TestDatabase, name: str, expected: str) -> None:
     """pg_reload_conf() only signals the postmaster: wait until new sessions see the value."""
     deadline = time.monotonic() + 5
@@ -71,9 +62,9 @@ def test_pgss_dropped_extension_create_fix_and_rollback(fresh_db: TestDatabase) 
         "shared_preload_libraries": "pg_stat_statements",
     }
     assert finding.fix is not None and finding.fix.rollback_sql
-    apply(db, finding.fix.sql)
+    db.apply(finding.fix.sql)
     assert db.findings("pg_stat_statements_missing") == []
-    apply(db, finding.fix.rollback_sql)
+    db.apply(finding.fix.rollback_sql)
     assert len(db.findings("pg_stat_statements_missing")) == 1
 
 
@@ -108,10 +99,10 @@ def test_slow_query_logging_default_fires_and_alter_system_fix(db: TestDatabase)
     fix = finding.fix
     assert fix is not None and fix.rollback_sql and not fix.transactional
     try:
-        apply(db, fix.sql, transactional=False)
+        db.apply(fix.sql, transactional=False)
         wait_for_setting(db, "log_min_duration_statement", "500ms")
         assert db.findings("slow_query_logging_disabled") == []
-        apply(db, fix.rollback_sql, transactional=False)
+        db.apply(fix.rollback_sql, transactional=False)
         wait_for_setting(db, "log_min_duration_statement", "-1")
         assert len(db.findings("slow_query_logging_disabled")) == 1
     finally:

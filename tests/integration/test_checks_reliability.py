@@ -20,15 +20,6 @@ from tests.conftest import TestDatabase
 INT_MAX = 2**31 - 1
 
 
-def apply(db: TestDatabase, sql_text: str, transactional: bool = True) -> None:
-    """Run a fix or rollback: one call when transactional, else one statement per call."""
-    if transactional:
-        db.execute(sql_text)
-        return
-    for statement in sql_text.split(";\n"):
-        db.execute(statement)
-
-
 def only(findings: list[Finding], obj: str) -> Finding:
     matching = [x for x in findings if x.object == obj]
     assert len(matching) == 1, [x.object for x in findings]
@@ -72,7 +63,7 @@ def test_xid_wraparound_fires_on_real_ages_and_freeze_fixes_it(fresh_db: TestDat
     assert finding.fix is not None and not finding.fix.transactional
     assert finding.fix.sql == 'VACUUM (FREEZE) "public"."old_t"'
 
-    apply(db, finding.fix.sql, transactional=False)
+    db.apply(finding.fix.sql, transactional=False)
     after = db.findings("xid_wraparound", config=config)
     assert f"database {db.name}" not in objects(after)
 
@@ -93,12 +84,12 @@ def test_sequence_serial_near_int_max_fix_and_rollback(db: TestDatabase) -> None
     assert fix is not None and fix.needs_review and fix.rollback_sql
     assert "ALTER SEQUENCE" in fix.sql
 
-    apply(db, fix.sql)
+    db.apply(fix.sql)
     assert db.query("SELECT data_type FROM pg_sequences WHERE sequencename = 'ser_id_seq'") == [
         ("bigint",)
     ]
     assert "public.ser (id)" not in objects(db.findings("sequence_exhaustion"))
-    apply(db, fix.rollback_sql)
+    db.apply(fix.rollback_sql)
     assert only(db.findings("sequence_exhaustion"), "public.ser (id)").evidence["max"] == INT_MAX
 
 
@@ -118,7 +109,7 @@ def test_sequence_identity_with_referencing_column(db: TestDatabase) -> None:
         'ALTER TABLE "public"."ident_child" ALTER COLUMN "ident_id" TYPE bigint'
     )
 
-    apply(db, finding.fix.sql)
+    db.apply(finding.fix.sql)
     types = db.query(
         "SELECT attrelid::regclass::text, format_type(atttypid, NULL) FROM pg_attribute "
         "WHERE (attrelid, attname) IN (('ident'::regclass, 'id'), "
@@ -126,7 +117,7 @@ def test_sequence_identity_with_referencing_column(db: TestDatabase) -> None:
     )
     assert types == [("ident", "bigint"), ("ident_child", "bigint")]
     assert "public.ident (id)" not in objects(db.findings("sequence_exhaustion"))
-    apply(db, finding.fix.rollback_sql)
+    db.apply(finding.fix.rollback_sql)
     assert only(db.findings("sequence_exhaustion"), "public.ident (id)").severity is (
         Severity.CRITICAL
     )
@@ -146,9 +137,9 @@ def test_bigint_sequence_feeding_an_int_column(db: TestDatabase) -> None:
     assert finding.evidence["limited_by"] == "column" and finding.evidence["max"] == INT_MAX
     assert finding.fix is not None and finding.fix.rollback_sql
     assert finding.fix.sql == 'ALTER TABLE "public"."legacy" ALTER COLUMN "id" TYPE bigint'
-    apply(db, finding.fix.sql)
+    db.apply(finding.fix.sql)
     assert "public.legacy (id)" not in objects(db.findings("sequence_exhaustion"))
-    apply(db, finding.fix.rollback_sql)
+    db.apply(finding.fix.rollback_sql)
     assert "public.legacy (id)" in objects(db.findings("sequence_exhaustion"))
 
 
@@ -190,7 +181,7 @@ def test_unvalidated_constraints_validate_fix(db: TestDatabase) -> None:
     assert fk.evidence["definition"] == ("FOREIGN KEY (buyer_id) REFERENCES buyer(id) NOT VALID")
     for finding in findings:
         assert finding.fix is not None and finding.fix.rollback_sql is None
-        apply(db, finding.fix.sql)
+        db.apply(finding.fix.sql)
         (validated,) = db.query(finding.verify or "")[0]
         assert validated is True
     assert db.findings("unvalidated_constraint") == []
@@ -211,12 +202,12 @@ def test_timeouts_unset_on_a_default_database_fix_and_rollback(fresh_db: TestDat
     assert stmt.evidence["roles_without_timeout"] == {"postgres": "default"}
     assert stmt.fix is not None and stmt.fix.rollback_sql
 
-    apply(db, stmt.fix.sql)
+    db.apply(stmt.fix.sql)
     assert db.query("SHOW statement_timeout") == [("30s",)]
     assert objects(db.findings("timeouts_unset")) == [
         f"database {db.name} (idle_in_transaction_session_timeout)"
     ]
-    apply(db, stmt.fix.rollback_sql)
+    db.apply(stmt.fix.rollback_sql)
     assert db.query("SHOW statement_timeout") == [("0",)]
     assert len(db.findings("timeouts_unset")) == 2
 
@@ -236,9 +227,9 @@ def test_timeouts_explicit_zero_for_the_database(fresh_db: TestDatabase) -> None
     assert stmt.object == f"database {db.name} (statement_timeout)"
     assert stmt.evidence["roles_without_timeout"] == {"postgres": "database"}
     assert stmt.fix is not None and stmt.fix.rollback_sql
-    apply(db, stmt.fix.sql)
+    db.apply(stmt.fix.sql)
     assert db.findings("timeouts_unset") == []
-    apply(db, stmt.fix.rollback_sql)
+    db.apply(stmt.fix.rollback_sql)
     config = db.query(
         "SELECT setconfig FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase "
         "WHERE d.datname = current_database() AND s.setrole = 0"
@@ -300,12 +291,12 @@ def test_fsync_fix_and_rollback_statements_run(db: TestDatabase) -> None:
     fix = finding.fix
     assert isinstance(fix, Fix) and fix.rollback_sql
     try:
-        apply(db, fix.sql, transactional=fix.transactional)
+        db.apply(fix.sql, transactional=fix.transactional)
         assert db.query(
             "SELECT setting FROM pg_file_settings "
             "WHERE name = 'fsync' AND sourcefile LIKE '%postgresql.auto.conf'"
         ) == [("on",)]
-        apply(db, fix.rollback_sql, transactional=fix.transactional)
+        db.apply(fix.rollback_sql, transactional=fix.transactional)
         assert (
             db.query(
                 "SELECT 1 FROM pg_file_settings "

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 from psycopg import sql
 
-from prodready.config import Config
 from prodready.db.checks.tables import estimate_bloat
 from prodready.db.snapshot import Snapshot, qualify
 from prodready.model import Finding, Severity
@@ -19,14 +18,7 @@ HOSTILE_SCHEMA = "Odd Schema"
 def found(
     db: TestDatabase, check: str, obj: str, snap: Snapshot | None = None, **options: object
 ) -> list[Finding]:
-    """The findings of `check` about `obj` (other tests' objects share the database)."""
-    config = Config(options={check: dict(options)}) if options else None
-    return [x for x in db.findings(check, snap, config) if x.object == obj]
-
-
-def run_script(db: TestDatabase, script: str) -> None:
-    for statement in script.split(";\n"):
-        db.execute(statement.rstrip(";"))
+    return db.findings_about(check, obj, snap, **options)
 
 
 def ident(*names: str) -> str:
@@ -236,5 +228,5 @@ def test_statistics_gone_stale_fire(db: TestDatabase) -> None:
     assert "autovacuum_enabled=false" in finding.detail
     assert found(db, "stale_statistics", "public.fresh_t") == []  # 1,000 is under twice 1,050
     assert finding.fix is not None
-    run_script(db, finding.fix.sql)
+    db.run_script(finding.fix.sql)
     assert found(db, "stale_statistics", "public.stale_t") == []

@@ -68,15 +68,6 @@ def drop_schema(db: TestDatabase, schema: str) -> None:
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
-def run_statements(db: TestDatabase, text: str) -> None:
-    """Run a fix statement by statement (CONCURRENTLY may not share a transaction)."""
-    with psycopg.connect(db.dsn, autocommit=True) as conn:
-        for stmt in parse_sql(text):
-            location, length = stmt.stmt_location, stmt.stmt_len
-            piece = text[location : location + length if length else None]  # char offsets
-            conn.execute(piece)
-
-
 def findings_in(db: TestDatabase, schema_display: str) -> list[Finding]:
     run = run_checks(db.snapshot(), strict=True)
     return [f for f in run.findings if f.object.startswith(schema_display + ".")]
@@ -106,11 +97,11 @@ def test_generated_sql_quotes_hostile_identifiers(db: TestDatabase, names: list[
                 parse_sql(finding.fix.rollback_sql)
             if finding.fix.needs_review:
                 continue  # reviewed-by-hand changes (type rewrites, revokes) are not auto-run
-            run_statements(db, finding.fix.sql)
+            db.run_script(finding.fix.sql)
             keys = {f.key for f in findings_in(db, quote_ident(schema))}
             assert finding.key not in keys, f"fix did not resolve {finding.key}"
             if finding.fix.rollback_sql:
-                run_statements(db, finding.fix.rollback_sql)
+                db.run_script(finding.fix.rollback_sql)
                 keys = {f.key for f in findings_in(db, quote_ident(schema))}
                 assert finding.key in keys, f"rollback did not restore {finding.key}"
     finally:

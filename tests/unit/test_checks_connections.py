@@ -19,16 +19,6 @@ def run(check_id: str, snap: s.Snapshot, **options: Any) -> list[Finding]:
     return run_checks(snap, config, only=[check_id], strict=True).findings
 
 
-def activity(pid: int, **kw: Any) -> s.Activity:
-    base: dict[str, Any] = dict(
-        pid=pid, user="app", application_name="web", backend_type="client backend",
-        state="idle", xact_age_s=None, query_age_s=10.0, state_age_s=10.0,
-        wait_event_type=None, wait_event=None, query="SELECT 1", is_self=False,
-        same_database=True,
-    )  # fmt: skip
-    return s.Activity(**{**base, **kw})
-
-
 # -- connection_saturation --
 
 
@@ -36,11 +26,11 @@ def conn_snap(
     active: int, idle: int = 0, unknown: int = 0, max_connections: str = "100", **kw: Any
 ) -> s.Snapshot:
     states = ["active"] * active + ["idle"] * idle + [None] * unknown
-    sessions = [activity(100 + i, state=state) for i, state in enumerate(states)]
+    sessions = [f.activity(100 + i, state=state) for i, state in enumerate(states)]
     background = [
-        activity(1, backend_type="autovacuum launcher", state=None, user=None),
-        activity(2, backend_type="walsender", state="active"),
-        activity(3, backend_type="parallel worker", state="active"),
+        f.activity(1, backend_type="autovacuum launcher", state=None, user=None),
+        f.activity(2, backend_type="walsender", state="active"),
+        f.activity(3, backend_type="parallel worker", state="active"),
     ]
     settings = [
         f.setting("max_connections", max_connections),
@@ -113,7 +103,7 @@ def test_database_connection_limit() -> None:
 
 def idle_tx(pid: int = 1234, idle: float = 120.0, xact: float = 125.0, **kw: Any) -> s.Activity:
     kw.setdefault("state", "idle in transaction")
-    return activity(pid, state_age_s=idle, xact_age_s=xact, query="UPDATE t SET x = '?'", **kw)
+    return f.activity(pid, state_age_s=idle, xact_age_s=xact, query="UPDATE t SET x = '?'", **kw)
 
 
 def test_idle_in_transaction_fires_medium() -> None:
@@ -143,8 +133,8 @@ def test_idle_in_transaction_in_another_database_is_kept_with_a_note() -> None:
     [
         idle_tx(idle=30.0),  # under a minute
         idle_tx(is_self=True),
-        activity(7, state="idle", state_age_s=9999.0),
-        activity(8, state=None, state_age_s=None),  # state hidden from this role
+        f.activity(7, state="idle", state_age_s=9999.0),
+        f.activity(8, state=None, state_age_s=None),  # state hidden from this role
     ],
     ids=["short", "self", "plain-idle", "hidden"],
 )
@@ -163,7 +153,7 @@ def test_idle_in_transaction_threshold_is_configurable() -> None:
 
 def running(pid: int = 4321, seconds: float = 600.0, **kw: Any) -> s.Activity:
     kw.setdefault("query", "SELECT * FROM orders WHERE note LIKE '?'")
-    return activity(pid, state="active", query_age_s=seconds, xact_age_s=seconds, **kw)
+    return f.activity(pid, state="active", query_age_s=seconds, xact_age_s=seconds, **kw)
 
 
 def test_long_running_query_medium_and_high() -> None:
@@ -187,7 +177,7 @@ def test_long_running_query_mentions_its_wait() -> None:
         running(is_self=True),
         running(backend_type="autovacuum worker", query="autovacuum: VACUUM public.t"),
         running(backend_type="walsender", query="START_REPLICATION 0/0"),
-        activity(9, state="idle", query_age_s=9999.0),
+        f.activity(9, state="idle", query_age_s=9999.0),
     ],
     ids=["short", "self", "autovacuum", "walsender", "idle"],
 )

@@ -42,13 +42,11 @@ def btree(name: str, columns: list[str], table: str = "t", **kw: Any) -> s.Index
 
 
 def activity(query: str | None, **kw: Any) -> s.Activity:
-    base: dict[str, Any] = dict(
-        pid=42, user="app", application_name="psql", backend_type="client backend",
-        state="active", xact_age_s=5.0, query_age_s=5.0, state_age_s=5.0,
-        wait_event_type="Lock", wait_event="virtualxid", query=query, is_self=False,
-        same_database=True,
-    )  # fmt: skip
-    return s.Activity(**{**base, **kw})
+    """A session running `query`, waiting as concurrent index builds do."""
+    base: dict[str, Any] = dict(application_name="psql", state="active", xact_age_s=5.0,
+                                query_age_s=5.0, state_age_s=5.0, wait_event_type="Lock",
+                                wait_event="virtualxid", query=query)  # fmt: skip
+    return f.activity(42, **{**base, **kw})
 
 
 # -- unindexed_foreign_key --

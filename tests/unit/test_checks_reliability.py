@@ -36,16 +36,6 @@ def sequence(name: str = "t_id_seq", **kw: Any) -> s.Sequence:
     return s.Sequence(**{**base, **kw})
 
 
-def activity(pid: int, **kw: Any) -> s.Activity:
-    base: dict[str, Any] = dict(
-        pid=pid, user="app", application_name="web", backend_type="client backend",
-        state="idle", xact_age_s=None, query_age_s=10.0, state_age_s=10.0,
-        wait_event_type=None, wait_event=None, query="SELECT 1", is_self=False,
-        same_database=True,
-    )  # fmt: skip
-    return s.Activity(**{**base, **kw})
-
-
 # -- xid_wraparound --
 
 
@@ -521,7 +511,7 @@ def test_archiving_off_with_streaming_is_info() -> None:
     slot = s.ReplicationSlot("barman", "physical", True, "reserved", 1024)
     (finding,) = run("wal_archiving_disabled", wal_snap(replication_slots=[slot]))
     assert finding.severity is Severity.INFO and "barman" in finding.detail
-    sender = activity(9, backend_type="walsender", application_name="pg_receivewal")
+    sender = f.activity(9, backend_type="walsender", application_name="pg_receivewal")
     (finding,) = run("wal_archiving_disabled", wal_snap(activity=[sender]))
     assert finding.severity is Severity.INFO
     assert finding.evidence["wal_senders"] == ["pg_receivewal"]

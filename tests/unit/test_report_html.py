@@ -122,7 +122,7 @@ def test_phases_with_collapsible_findings() -> None:
     assert len(page.tags("details", **{"class": "finding"})) == len(report.findings)
     for phase in report.phases:
         assert f"{phase.title} {len(phase.items)} {phase.summary}" in page.plain
-    assert '<th scope="row">table_bytes</th><td>1,932,735,283 (1.8 GiB)</td>' in html
+    assert '<th scope="row">table_bytes</th><td>1,932,735,283 (1.8 GB)</td>' in html
     assert "<pre><code>CREATE INDEX CONCURRENTLY order_items_order_id_idx\n" in html
     assert '<pre class="rollback"><code>DROP INDEX CONCURRENTLY ' in html
     assert "outside a transaction, one statement at a time" in html

@@ -65,7 +65,7 @@ def test_item_has_checkbox_detail_evidence_fix_rollback_acceptance() -> None:
     assert "Deleting an order scans all 8,400,000 rows" in item
     assert "  - table\\_rows: 8,400,000" not in item  # word-internal underscores stay readable
     assert "  - table_rows: 8,400,000\n" in item
-    assert "  - table_bytes: 1,932,735,283 (1.8 GiB)\n" in item
+    assert "  - table_bytes: 1,932,735,283 (1.8 GB)\n" in item
     assert "Fix (run outside a transaction, one statement at a time):" in item
     assert (
         "  ```sql\n  CREATE INDEX CONCURRENTLY order_items_order_id_idx\n"

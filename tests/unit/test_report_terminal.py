@@ -112,7 +112,7 @@ def test_visible_escapes_controls_and_bidi_overrides() -> None:
 
 def test_format_value_for_people() -> None:
     assert format_value("rows", 8_400_000) == "8,400,000"
-    assert format_value("size_bytes", 432_013_312) == "432,013,312 (412.0 MiB)"
+    assert format_value("size_bytes", 432_013_312) == "432,013,312 (412.0 MB)"
     assert format_value("size_bytes", 512) == "512"
     assert format_value("ratio", 0.123456) == "0.12"
     assert format_value("ratio", 0.000123) == "0.00012"

@@ -7,6 +7,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from prodready.units import human_bytes
+
 
 def band(value: float) -> str:
     """The colour band of a 0-10 score: a capped score reads as bad, 8 and up as good."""
@@ -102,11 +104,3 @@ def _format_float(value: float) -> str:
         return f"{value:,.0f}"
     text = f"{value:.2f}".rstrip("0").rstrip(".")
     return f"{value:.2g}" if text in ("0", "-0") and value else text
-
-
-def human_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    raise AssertionError("unreachable")

@@ -20,7 +20,6 @@ from prodready.db.checks.tables import (
     MIB,
     Partitions,
     duration_text,
-    human_bytes,
     regclass_literal,
     statements,
     stats_evidence,
@@ -29,6 +28,7 @@ from prodready.db.snapshot import Constraint, Index, Snapshot, Table, qualify, q
 from prodready.model import Category, Fix, Issue, Severity
 from prodready.registry import Options, check
 from prodready.sqlgen import idents, render
+from prodready.units import human_bytes
 
 MAX_IDENTIFIER_BYTES = 63  # NAMEDATALEN - 1: longer names are silently truncated
 DESC_AND_NULLS_FIRST = 3  # indoption bits; flipping both is a backward scan of the index

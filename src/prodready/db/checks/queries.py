@@ -7,10 +7,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from prodready.db.checks.tables import human_bytes, stats_evidence
+from prodready.db.checks.tables import stats_evidence
 from prodready.db.snapshot import Snapshot, Statement, quote_ident
 from prodready.model import Category, Issue, Severity
 from prodready.registry import Options, check
+from prodready.units import human_bytes
 
 UNIT_BYTES = {"B": 1, "kB": 1024, "8kB": 8192, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
 

@@ -18,6 +18,7 @@ from prodready.db.snapshot import Column, Index, Snapshot, Table, quote_ident
 from prodready.model import Category, Fix, Issue, Severity
 from prodready.registry import Options, check
 from prodready.sqlgen import render
+from prodready.units import human_bytes
 
 DAY_S = 86_400.0
 MIB = 1024 * 1024
@@ -499,15 +500,6 @@ def stats_evidence(snap: Snapshot) -> dict[str, Any]:
         "stats_since": snap.stats_since,
         "stats_age_days": round(snap.stats_age_seconds / DAY_S, 2),
     }
-
-
-def human_bytes(size: float) -> str:
-    """Sizes the way pg_size_pretty shows them (1024-based)."""
-    for unit in ("bytes", "kB", "MB", "GB", "TB"):
-        if abs(size) < 1024 or unit == "TB":
-            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
-        size /= 1024
-    raise AssertionError("unreachable")
 
 
 class Partitions:

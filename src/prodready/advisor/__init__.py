@@ -1,0 +1,1 @@
+"""The index advisor: whole-workload index recommendations proven with what-if costs."""

@@ -29,7 +29,7 @@ def split_statements(script: str) -> list[str]:
 
     pieces = []
     for statement in parse_sql(script):
-        start, length = statement.stmt_location, statement.stmt_len
+        start, length = statement.stmt_location or 0, statement.stmt_len
         piece = script[start : start + length if length else None].strip()  # char offsets
         if piece:
             pieces.append(piece)

@@ -106,3 +106,10 @@ def test_collector_is_not_stuck_behind_ddl(many_tables: TestDatabase) -> None:
     assert not [i for i in snap.indexes if i.table == "t7"]
     assert all(i.size_bytes is not None for i in snap.indexes)
     assert snap.table("public", "t8") is not None and snap.table("public", "t8").total_bytes
+
+
+def test_user_connection_options_are_kept_alongside_read_only(db: TestDatabase) -> None:
+    dsn = db.dsn + " options='-c search_path=pg_catalog'"
+    with connect(dsn) as conn:
+        assert conn.execute("SHOW search_path").fetchone() == ("pg_catalog",)
+        assert conn.execute("SHOW default_transaction_read_only").fetchone() == ("on",)

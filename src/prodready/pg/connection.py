@@ -63,17 +63,16 @@ def connect(
     collector does so to read the database's own timeout settings before overriding them.
     """
     limits = limits or SessionLimits()
-    parse_dsn(dsn)  # raises a clean usage error before libpq sees a malformed string
-    kwargs: dict[str, str] = {}
-    if read_only:
-        kwargs["options"] = "-c default_transaction_read_only=on"
+    parts = parse_dsn(dsn)  # raises a clean usage error before libpq sees a malformed string
+    # read-only goes in the startup packet so not even our first statement can write
+    read_only_options = f"{parts.get('options', '')} -c default_transaction_read_only=on"
+    target = conninfo.make_conninfo(dsn, options=read_only_options.strip())
     try:
         conn = psycopg.connect(
-            dsn,
+            target if read_only else dsn,
             application_name=APPLICATION_NAME,
             connect_timeout=limits.connect_timeout_s,
             autocommit=autocommit,
-            **kwargs,
         )
     except psycopg.OperationalError as exc:
         raise TargetError(_connection_failure(dsn, exc)) from None

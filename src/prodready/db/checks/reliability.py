@@ -631,6 +631,8 @@ def _timeout_fix(snap: Snapshot, name: str, disabled: list[AppSetting], target: 
     for found in disabled:
         level = _ROLE_LEVELS.get(found.level, found.level)
         role = sql.Identifier(found.role)
+        scope: sql.Composable
+        previous: str | None
         if level == "database user":
             scope, previous = sql.SQL("ALTER ROLE {} IN DATABASE {}").format(role, db), found.raw
         elif level == "user":
@@ -640,12 +642,12 @@ def _timeout_fix(snap: Snapshot, name: str, disabled: list[AppSetting], target: 
             previous = found.raw if level == "database" else None
         scopes[render(scope)] = (scope, previous)
     ups, downs = [], []
-    for scope, previous in scopes.values():
-        ups.append(sql.SQL("{} SET {} = {}").format(scope, setting, sql.Literal(target)))
-        if previous is None:
-            downs.append(sql.SQL("{} RESET {}").format(scope, setting))
+    for scope_sql, old in scopes.values():
+        ups.append(sql.SQL("{} SET {} = {}").format(scope_sql, setting, sql.Literal(target)))
+        if old is None:
+            downs.append(sql.SQL("{} RESET {}").format(scope_sql, setting))
         else:  # an explicit 0 at this level: put it back exactly
-            downs.append(sql.SQL("{} SET {} = {}").format(scope, setting, sql.Literal(previous)))
+            downs.append(sql.SQL("{} SET {} = {}").format(scope_sql, setting, sql.Literal(old)))
     return Fix(
         sql=";\n".join(render(u) for u in ups),
         rollback_sql=";\n".join(render(d) for d in downs),

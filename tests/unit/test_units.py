@@ -1,0 +1,28 @@
+"""Sizes read and written the way PostgreSQL users write them."""
+
+from __future__ import annotations
+
+import pytest
+
+from prodready.units import human_bytes, parse_size
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [("2GB", 2 * 1024**3), ("500 MB", 500 * 1024**2), ("1.5GiB", int(1.5 * 1024**3)),
+     ("1048576", 1048576), ("64kB", 65536), ("3 tb", 3 * 1024**4)],
+)  # fmt: skip
+def test_parse_size(text: str, size: int) -> None:
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["", "GB", "2 parsecs", "-1GB", "1e9"])
+def test_parse_size_rejects_nonsense(text: str) -> None:
+    with pytest.raises(ValueError, match="not a size"):
+        parse_size(text)
+
+
+def test_human_bytes_matches_pg_size_pretty_units() -> None:
+    assert [human_bytes(n) for n in (512, 2048, 5 * 1024**2, 3 * 1024**3)] == [
+        "512 bytes", "2.0 kB", "5.0 MB", "3.0 GB",
+    ]  # fmt: skip

@@ -1,0 +1,803 @@
+"""The advisor pipeline: workload statements in, proven index recommendations out.
+
+read the catalog → analyse every statement (pglast) → cost each as it is today → generate
+candidates → choose a set greedily with what-if costs (HypoPG, or real indexes in a
+rolled-back transaction on databases prodready owns) → check that no statement gets
+slower → describe each index with its DDL, size and before/after costs → validate drops.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from importlib import resources
+
+import psycopg
+from pglast.parser import ParseError
+from psycopg import sql
+from psycopg.types.datetime import TimestamptzLoader
+from psycopg.types.numeric import NumericLoader
+
+from prodready.advisor.analysis import (
+    AnalysisError,
+    QueryAnalysis,
+    SimpleCatalog,
+    TableName,
+    analyze,
+)
+from prodready.advisor.candidates import (
+    Candidate,
+    Generator,
+    IndexKey,
+    extended,
+    served_by,
+    with_include,
+)
+from prodready.advisor.drops import advise_drops
+from prodready.advisor.model import (
+    AdvisorResult,
+    BoundQuery,
+    Confidence,
+    IndexRecommendation,
+    QueryEffect,
+    Skipped,
+)
+from prodready.advisor.params import fix_normalised
+from prodready.advisor.selection import Limits, Problem, Selection, Workload, select
+from prodready.advisor.sizes import ColumnStats, KeyWidth, TableStats, btree_bytes, gin_bytes
+from prodready.advisor.whatif import Mode, PlanCost, PlannedStatement, WhatIf, WhatIfError
+from prodready.db.checks.indexes import index_name
+from prodready.db.collect import collect_from
+from prodready.db.snapshot import Snapshot
+from prodready.pg.connection import SessionLimits
+from prodready.sqlgen import render
+
+MIN_RATE_WINDOW_S = 86_400.0  # younger statistics still show the initial load, not traffic
+MIN_ABSOLUTE_SAVING = 100.0  # planner cost units x calls: below this nobody will notice
+MIN_WORKLOAD_SHARE = 0.005  # an index saving under 0.5% of the workload is not worth its writes
+INDEX_WRITE_COST = 1.0  # cost units to insert one entry into one index (descent + WAL)
+DELETE_SHARE = 0.25  # deleted entries cost later, when vacuum removes them
+GIN_MIN_ROWS = 10_000  # a GIN index on a smaller table rarely beats a scan
+GIN_EXPECTED_SAVING = 0.9  # what an unvalidated GIN suggestion must be able to save
+COLLECT_SETTINGS = (
+    "statement_timeout",
+    "lock_timeout",
+    "idle_in_transaction_session_timeout",
+    "max_parallel_workers_per_gather",
+    "datestyle",
+    "timezone",
+)
+
+Progress = Callable[[str], None]
+
+
+def advise(
+    conn: psycopg.Connection,
+    bound: list[BoundQuery],
+    *,
+    skipped: list[Skipped] | tuple[Skipped, ...] = (),
+    budget_bytes: int | None = None,
+    max_indexes: int | None = None,
+    max_index_width: int = 3,
+    allow_real_indexes: bool = False,
+    min_relative_saving: float = 0.05,
+    min_absolute_saving: float = MIN_ABSOLUTE_SAVING,
+    progress: Progress | None = None,
+) -> AdvisorResult:
+    """Recommend indexes (and drops) for the bound workload on the database behind `conn`.
+
+    `conn` is an open autocommit session the advisor uses for HypoPG; its settings are
+    restored afterwards. Each index must save `min_relative_saving` of the weighted cost of
+    the statements it speeds up, and `min_absolute_saving` planner cost units x calls;
+    without a budget, also 0.5% of the workload's cost. `allow_real_indexes` builds real
+    indexes inside rolled-back transactions when HypoPG is missing (owned databases only).
+    """
+    started = time.monotonic()
+    say = progress or (lambda message: None)
+    result = AdvisorResult(statements=len(bound) + len(skipped), skipped=list(skipped))
+    if not bound:
+        result.notes.append("The workload is empty: there is nothing to advise on.")
+        return _finish(result, started)
+    say("reading the catalog")
+    catalog = load_catalog(conn, bound)
+    mode = _mode(catalog, allow_real_indexes, result)
+    say("analysing the statements")
+    statements = _analyse(bound, catalog, result)
+    limits = Limits(
+        budget_bytes,
+        max_indexes,
+        min_relative_saving,
+        min_absolute_saving,
+        # with a budget the caller chose to spend that space: small wins fill it
+        min_workload_share=MIN_WORKLOAD_SHARE if budget_bytes is None else 0.0,
+    )
+    session = WhatIf(
+        conn,
+        mode=mode or "none",
+        reltuples=catalog.reltuples(),
+        hypopg_schema=catalog.hypopg_schema,
+    )
+    with session:
+        run = _Run(catalog, statements, session, limits, max_index_width, result, say)
+        run.cost_today()
+        if run.statements:
+            run.recommend(validated=mode is not None)
+    result.whatif_calls = session.planner_calls
+    result.cache_hits = session.cache_hits
+    return _finish(result, started)
+
+
+def _finish(result: AdvisorResult, started: float) -> AdvisorResult:
+    result.elapsed_s = time.monotonic() - started
+    return result
+
+
+# -- the catalog: names, statistics, existing indexes --
+
+
+@dataclass
+class Catalog:
+    """What the advisor reads from the database once, before any what-if."""
+
+    snapshot: Snapshot
+    names: SimpleCatalog
+    tables: dict[TableName, TableStats]
+    hypopg: str | None  # extension version, None when not installed here
+    hypopg_schema: str
+    trgm: bool
+    workload_window_s: float | None  # pg_stat_statements' time frame, when known
+
+    def reltuples(self) -> dict[TableName, float]:
+        return {t: s.rows for t, s in self.tables.items()}
+
+
+def load_catalog(conn: psycopg.Connection, bound: list[BoundQuery]) -> Catalog:
+    """Snapshot (through the collector), column statistics and the search path."""
+    snap = _snapshot(conn)
+    path_row = conn.execute("SELECT current_schemas(true)").fetchone()
+    search_path = tuple(path_row[0]) if path_row else ("public",)
+    relations: dict[TableName, tuple[str, frozenset[str]]] = {}
+    columns: dict[tuple[str, str], list[str]] = {}
+    for column in snap.columns:
+        columns.setdefault((column.schema, column.table), []).append(column.name)
+    for table in snap.tables:
+        names = frozenset(columns.get(table.ident, []))
+        relations[TableName(table.schema, table.name)] = (table.kind, names)
+    for view in snap.views:
+        relations[TableName(view.schema, view.name)] = ("v", frozenset())
+    stats = _table_stats(conn, snap)
+    hypopg = snap.extension_map.get("hypopg")
+    return Catalog(
+        snapshot=snap,
+        names=SimpleCatalog(relations, search_path),
+        tables=stats,
+        hypopg=hypopg.version if hypopg else None,
+        hypopg_schema=hypopg.schema if hypopg else "public",
+        trgm="pg_trgm" in snap.extension_map,
+        workload_window_s=_workload_window(conn, snap, bound),
+    )
+
+
+def _snapshot(conn: psycopg.Connection) -> Snapshot:
+    """Collect on the caller's session, then give it back its settings and loaders."""
+    saved = {}
+    for name in COLLECT_SETTINGS:
+        row = conn.execute("SELECT current_setting(%s)", (name,)).fetchone()
+        saved[name] = str(row[0]) if row else ""
+    try:
+        return collect_from(conn, limits=SessionLimits(statement_timeout_ms=60_000))
+    finally:
+        for name, value in saved.items():
+            conn.execute("SELECT set_config(%s, %s, false)", (name, value))
+        # the collector reads timestamps and numbers as text; restore psycopg's loaders
+        conn.adapters.register_loader("timestamptz", TimestamptzLoader)
+        conn.adapters.register_loader("numeric", NumericLoader)
+
+
+def _table_stats(conn: psycopg.Connection, snap: Snapshot) -> dict[TableName, TableStats]:
+    tables = [t for t in snap.tables if t.kind in ("r", "p", "m")]
+    try:
+        with conn.transaction():
+            rows = conn.execute(
+                _sql("core_column_stats"),
+                {"schemas": [t.schema for t in tables], "tables": [t.name for t in tables]},
+            ).fetchall()
+    except psycopg.Error:
+        rows = []  # sizes then ignore deduplication and no literal counts as rare
+    pg_stats = {(r[0], r[1], r[2]): r for r in rows}
+    found = {}
+    for table in tables:
+        columns = {}
+        for column in snap.columns_by_table.get(table.ident, []):
+            st = pg_stats.get((table.schema, table.name, column.name))
+            columns[column.name] = ColumnStats(
+                name=column.name,
+                type=column.type,
+                typlen=column.type_length,
+                typalign=column.type_align,
+                not_null=column.not_null,
+                avg_width=st[4] if st else column.avg_width,
+                null_frac=st[3] if st else column.null_frac,
+                n_distinct=st[5] if st else None,
+                correlation=st[6] if st else None,
+                mcv=tuple(st[7] or ()) if st else (),
+                mcf=tuple(st[8] or ()) if st else (),
+            )
+        name = TableName(table.schema, table.name)
+        # a never-analysed table reports -1 rows: fall back on what the statistics saw
+        rows_now = table.reltuples if table.reltuples >= 0 else float(table.n_live_tup or 0)
+        indexes = len(snap.indexes_by_table.get(table.ident, []))
+        keys = frozenset(
+            column
+            for constraint in snap.constraints_by_table.get(table.ident, [])
+            if constraint.type in ("p", "u", "f")
+            for column in constraint.columns
+        )
+        found[name] = TableStats(
+            name, table.kind, rows_now, table.relpages, columns, indexes, identifiers=keys
+        )
+    return found
+
+
+def _workload_window(
+    conn: psycopg.Connection, snap: Snapshot, bound: list[BoundQuery]
+) -> float | None:
+    pgss = snap.extension_map.get("pg_stat_statements")
+    if pgss is None or not any("pg_stat_statements" in b.query.source for b in bound):
+        return None
+    query = sql.SQL(_sql("core_workload_window")).format(pgss=sql.Identifier(pgss.schema))
+    try:
+        with conn.transaction():
+            row = conn.execute(query).fetchone()
+    except psycopg.Error:
+        return None
+    return float(row[0]) if row and row[0] is not None else None
+
+
+def _mode(catalog: Catalog, allow_real: bool, result: AdvisorResult) -> Mode | None:
+    if catalog.hypopg is not None:
+        return "hypopg"
+    if allow_real:
+        result.notes.append(
+            "HypoPG is not installed: candidate indexes were built for real inside "
+            "transactions that were rolled back (allowed on databases prodready owns)."
+        )
+        return "real"
+    result.notes.append(
+        "HypoPG is not installed in this database, so no recommendation could be costed: "
+        "they are heuristic and labelled unvalidated. Install it (e.g. apt install "
+        "postgresql-15-hypopg) and run CREATE EXTENSION hypopg to get proven ones."
+    )
+    return None
+
+
+def _sql(name: str) -> str:
+    return resources.files("prodready.advisor.sql").joinpath(f"{name}.sql").read_text()
+
+
+# -- statements --
+
+
+@dataclass
+class _Statement:
+    id: int
+    bound: BoundQuery
+    analysis: QueryAnalysis
+    planned: PlannedStatement
+
+    @property
+    def weight(self) -> float:
+        return max(self.bound.query.calls, 0.0)
+
+    @property
+    def text(self) -> str:
+        return self.bound.query.text
+
+
+def _analyse(bound: list[BoundQuery], catalog: Catalog, result: AdvisorResult) -> list[_Statement]:
+    statements = []
+    for position, item in enumerate(bound):
+        try:
+            analysis = _analysis_of(item, catalog)
+        except AnalysisError as exc:
+            result.skipped.append(Skipped(item.query.text, str(exc)))
+            continue
+        planned = PlannedStatement(
+            id=position,
+            sql=item.sql,
+            tables=analysis.tables,
+            generic=item.method == "generic",
+            param_types=item.param_types,
+            opaque=analysis.opaque,
+            writes=analysis.kind != "select",
+        )
+        statements.append(_Statement(position, item, analysis, planned))
+    return statements
+
+
+def _analysis_of(item: BoundQuery, catalog: Catalog) -> QueryAnalysis:
+    """Literals filled in from statistics are not the application's constants: analyse the
+    original text when it parses, so partial indexes only come from real literals."""
+    if item.method in ("stats", "log") and item.query.has_params:
+        try:
+            original, _ = fix_normalised(item.query.text)
+            return analyze(original, catalog.names)
+        except (AnalysisError, ParseError, ValueError):
+            return analyze(item.sql, catalog.names, trust_literals=False)
+    return analyze(item.sql, catalog.names)
+
+
+# -- one run of the advisor --
+
+
+@dataclass
+class _Run:
+    catalog: Catalog
+    statements: list[_Statement]
+    whatif: WhatIf
+    limits: Limits
+    max_width: int
+    result: AdvisorResult
+    say: Progress
+    base: dict[int, PlanCost] = field(default_factory=dict)
+    chosen: list[Candidate] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.names = _Names(self.catalog.snapshot)
+
+    # -- today's cost --
+
+    def cost_today(self) -> None:
+        """EXPLAIN every statement as it is today; those that fail are skipped with the reason."""
+        kept = []
+        for statement in self.statements:
+            try:
+                self.base[statement.id] = self.whatif.plan(statement.planned, ())
+            except WhatIfError as exc:
+                self.result.skipped.append(Skipped(statement.text, f"cannot be explained: {exc}"))
+                continue
+            kept.append(statement)
+        self.statements = kept
+        self.result.explained = len(kept)
+        total = self.workload().total(self.base)
+        self.result.workload_cost_before = total
+        self.result.workload_cost_after = total
+
+    def workload(self) -> Workload:
+        return Workload(
+            {s.id: s.weight for s in self.statements},
+            {s.id: s.planned.tables for s in self.statements},
+        )
+
+    def costs(self) -> _CostFunction:
+        return _CostFunction(self.whatif, [s.planned for s in self.statements], self.base)
+
+    # -- recommendations --
+
+    def recommend(self, validated: bool) -> None:
+        self.say("generating candidates")
+        generator = Generator(self.catalog.tables, self.max_width)
+        for statement in self.statements:
+            generator.add_statement(statement.id, statement.analysis)
+        asked = {c: ids for c, ids in generator.found.items() if not self._already_served(c)}
+        costable = [c for c in asked if validated and self.whatif.supports(c)]
+        if costable:
+            self.say(f"choosing among {len(costable)} candidates")
+            attributes = generator.attributes(s.analysis for s in self.statements)
+            selection = select(self._problem(costable, attributes))
+            self.chosen = selection.chosen
+            self._describe(selection)
+        elif not validated:
+            self._heuristic(asked)
+        self._unvalidated_searches(asked)
+        self.say("validating drops")
+        advice = advise_drops(self.catalog.snapshot, self._existing_used(), recommended=self.chosen)
+        self.result.drops = advice.drops
+        self.result.notes.extend(advice.notes)
+        for candidate, reason in sorted(self.whatif.broken.items(), key=lambda x: x[0].label()):
+            # GIN ones are the unvalidated suggestions above; a function that is not
+            # IMMUTABLE (date_trunc on timestamptz) can never be indexed: nothing to say
+            if candidate.method == "btree" and "IMMUTABLE" not in reason:
+                self.result.notes.append(f"could not simulate {candidate.label()}: {reason}")
+
+    def _already_served(self, candidate: Candidate) -> bool:
+        """An existing index seeks and orders the same way: adding INCLUDE columns to it, or
+        a partial copy for one value of its leading column, would be a near-duplicate."""
+        table = (candidate.table.schema, candidate.table.name)
+        existing = self.catalog.snapshot.indexes_by_table.get(table, [])
+        shapes = [candidate, candidate.unfolded()] if candidate.fixed else [candidate]
+        keys_only = [replace(shape, include=()) for shape in shapes]
+        if any(served_by(shape, index) for shape in keys_only for index in existing):
+            return True
+        # led by a column that is unique on its own: one row per value is already one
+        # index probe away; a second index there only saves that row's heap fetch
+        first = candidate.keys[0]
+        return (
+            candidate.method == "btree"
+            and first.is_column
+            and any(
+                index.is_unique
+                and index.is_valid
+                and index.predicate is None
+                and index.n_key_columns == 1
+                and index.key_columns == [first.expr]
+                for index in existing
+            )
+        )
+
+    def _problem(
+        self, candidates: list[Candidate], attributes: dict[TableName, list[IndexKey]]
+    ) -> Problem:
+        writes = _WriteModel(self.catalog, self.statements, self.base)
+        covering: dict[TableName, set[str]] = {}
+        for candidate in candidates:
+            covering.setdefault(candidate.table, set()).update(candidate.include)
+
+        def widen(candidate: Candidate) -> list[Candidate]:
+            """Extend's step (one more key column), or one more INCLUDE column."""
+            if candidate.method != "btree" or candidate.width >= self.max_width:
+                return []
+            taken = {k.expr for k in candidate.keys} | set(candidate.include)
+            wider = [
+                extended(candidate, key)
+                for key in attributes.get(candidate.table, [])
+                if key.expr not in taken
+            ]
+            if all(k.is_column for k in candidate.keys):
+                wider += [
+                    with_include(candidate, column)
+                    for column in sorted(covering.get(candidate.table, set()) - taken)
+                ]
+            return wider
+
+        return Problem(
+            workload=self.workload(),
+            candidates=sorted(candidates, key=lambda c: c.label()),
+            cost=self.costs(),
+            size=self.size,
+            write_cost=writes.cost,
+            widen=widen,
+            limits=self.limits,
+            progress=self.say,
+        )
+
+    def size(self, candidate: Candidate) -> int:
+        stats = self.catalog.tables.get(candidate.table)
+        if stats is None:
+            return 0
+        if candidate.method != "btree":
+            column = candidate.keys[0].expr if candidate.keys[0].is_column else None
+            return gin_bytes(stats, candidate.search or "", column)
+        keys = [_key_width(stats, k.expr, k.is_column, candidate) for k in candidate.keys]
+        include = [_key_width(stats, c, True, candidate) for c in candidate.include]
+        return btree_bytes(stats, keys, include, selectivity=candidate.selectivity)
+
+    # -- describing the chosen set --
+
+    def _describe(self, selection: Selection) -> None:
+        workload = self.workload()
+        final = selection.final
+        self.result.workload_cost_after = workload.total(final)
+        writes = _WriteModel(self.catalog, self.statements, self.base)
+        costs = self.costs()
+        effects = {}
+        for candidate in selection.chosen:
+            # the index's own share: the workload without it, the rest of the set kept
+            without = costs(frozenset(c for c in selection.chosen if c != candidate))
+            helped = [
+                s
+                for s in self.statements
+                if candidate in final[s.id].used and final[s.id].cost < self.base[s.id].cost
+            ]
+            effects[candidate] = _Effect(
+                workload.total(without), workload.total(final), helped, final
+            )
+        # the biggest saving first, as a reader would rank them
+        for candidate in sorted(effects, key=lambda c: effects[c].after - effects[c].before):
+            self._add(candidate, effects[candidate], write=writes.cost(candidate))
+        texts = {s.id: s.text for s in self.statements}
+        for left in selection.left_out:
+            note = f"not recommended: {left.index.label()}: {left.why}"
+            if left.statement is not None:
+                note += f" ({_short(texts[left.statement])})"
+            self.result.notes.append(note)
+
+    def _add(
+        self,
+        candidate: Candidate,
+        effect: _Effect,
+        *,
+        write: float = 0.0,
+        confidence: Confidence | None = None,
+        reason: str | None = None,
+    ) -> None:
+        table = self.catalog.tables.get(candidate.table)
+        partitioned = table is not None and table.kind == "p"
+        name = self.names.allocate(candidate)
+        definition = candidate.definition(name, concurrently=True, partitioned=partitioned)
+        target = sql.Identifier(candidate.table.schema, name)
+        drop = "DROP INDEX IF EXISTS {}" if partitioned else "DROP INDEX CONCURRENTLY IF EXISTS {}"
+        queries = [
+            QueryEffect(s.text, s.weight, self.base[s.id].cost, effect.final[s.id].cost)
+            for s in effect.helped
+        ]
+        gain = max(effect.before - effect.after, 0.0)
+        self.result.indexes.append(
+            IndexRecommendation(
+                table=candidate.table.qualified,
+                definition=render(definition),
+                rollback=render(sql.SQL(drop).format(target)),
+                estimated_bytes=self.size(candidate),
+                confidence=confidence or _confidence(effect.helped),
+                workload_cost_before=effect.before,
+                workload_cost_after=effect.after,
+                queries=queries,
+                write_overhead=write / gain if gain > 0 else 0.0,
+                reason=reason or _reason(candidate, effect, self.base, gain, write),
+            )
+        )
+
+    # -- without HypoPG: heuristics only --
+
+    def _heuristic(self, asked: dict[Candidate, set[int]]) -> None:
+        """One index per costly statement: the most specific b-tree its analysis suggests."""
+        by_statement: dict[int, list[Candidate]] = {}
+        for candidate, ids in asked.items():
+            if candidate.method == "btree" and not candidate.include:
+                for statement_id in ids:
+                    by_statement.setdefault(statement_id, []).append(candidate)
+        order = sorted(self.statements, key=lambda s: -s.weight * self.base[s.id].cost)
+        picked: set[Candidate] = set()
+        total = self.result.workload_cost_before
+        for statement in order:
+            options = by_statement.get(statement.id, [])
+            if not options:
+                continue
+            best = max(options, key=lambda c: (len(c.keys), c.predicate is None, c.label()))
+            if best in picked or not self._fits(self.size(best)):
+                continue
+            picked.add(best)
+            self._add(
+                best,
+                _Effect(total, total, [statement], self.base),
+                confidence="unvalidated",
+                reason="heuristic: without HypoPG the planner could not confirm it would use it",
+            )
+
+    # -- GIN and trigram suggestions HypoPG cannot cost --
+
+    def _unvalidated_searches(self, asked: dict[Candidate, set[int]]) -> None:
+        total = self.result.workload_cost_after
+        final = self.final_costs()
+        for candidate, ids in sorted(asked.items(), key=lambda x: x[0].label()):
+            if candidate.method == "btree" or candidate in self.chosen:
+                continue
+            if not self._fits(self.size(candidate)):
+                continue
+            if self.whatif.supports(candidate):
+                continue  # it was costed, competed in the selection and lost
+            stats = self.catalog.tables.get(candidate.table)
+            if stats is None or stats.rows < GIN_MIN_ROWS:
+                continue
+            helped = [s for s in self.statements if s.id in ids]
+            could_save = GIN_EXPECTED_SAVING * sum(s.weight * final[s.id].cost for s in helped)
+            floor = MIN_WORKLOAD_SHARE * self.result.workload_cost_before
+            if could_save < max(self.limits.min_absolute_saving, floor):
+                continue
+            self._add(
+                candidate,
+                _Effect(total, total, helped, final),
+                confidence="unvalidated",
+                reason=_search_reason(
+                    candidate, self.catalog.trgm, self.whatif.broken.get(candidate)
+                ),
+            )
+
+    def _fits(self, size: int) -> bool:
+        """Room for one more index of `size` bytes within max_indexes and the budget."""
+        limits = self.limits
+        if limits.max_indexes is not None and len(self.result.indexes) >= limits.max_indexes:
+            return False
+        used = sum(i.estimated_bytes for i in self.result.indexes)
+        return limits.budget_bytes is None or used + size <= limits.budget_bytes
+
+    # -- existing indexes the workload uses, for drop validation --
+
+    def final_costs(self) -> dict[int, PlanCost]:
+        return dict(self.costs()(frozenset(self.chosen)))
+
+    def _existing_used(self) -> set[tuple[str, str]]:
+        """Existing indexes some workload plan uses under the recommended set."""
+        final = self.final_costs()
+        used: set[tuple[str, str]] = set()
+        for statement in self.statements:
+            used |= final[statement.id].used_existing
+        return used
+
+
+@dataclass(frozen=True)
+class _Effect:
+    """What one index does: workload cost without and with it, and the statements it helps."""
+
+    before: float
+    after: float
+    helped: list[_Statement]
+    final: Mapping[int, PlanCost]
+
+
+# -- costs, writes, names --
+
+
+class _CostFunction:
+    """Workload costs under a configuration; a statement that fails keeps today's cost."""
+
+    def __init__(
+        self, whatif: WhatIf, statements: list[PlannedStatement], base: Mapping[int, PlanCost]
+    ) -> None:
+        self.whatif = whatif
+        self.statements = statements
+        self.base = base
+
+    def __call__(self, config: frozenset[Candidate]) -> dict[int, PlanCost]:
+        if not config:
+            return dict(self.base)
+        try:
+            return self.whatif.plans(self.statements, config)
+        except WhatIfError:
+            found = {}
+            for statement in self.statements:
+                try:
+                    found[statement.id] = self.whatif.plan(statement, config)
+                except WhatIfError:
+                    found[statement.id] = self.base[statement.id]
+            return found
+
+
+class _WriteModel:
+    """Index maintenance cost in the workload's frame, from its own writes and table rates."""
+
+    def __init__(
+        self, catalog: Catalog, statements: list[_Statement], base: Mapping[int, PlanCost]
+    ) -> None:
+        self.catalog = catalog
+        self.rows: dict[TableName, dict[str, float]] = {}
+        self.updates: dict[TableName, list[tuple[float, frozenset[str]]]] = {}
+        for statement in statements:
+            analysis = statement.analysis
+            if analysis.written is None or analysis.kind == "select":
+                continue
+            rows = statement.weight * max(base[statement.id].rows_written, 1.0)
+            counts = self.rows.setdefault(analysis.written, {"ins": 0.0, "upd": 0.0, "del": 0.0})
+            counts[analysis.kind[:3]] += rows
+            if analysis.kind == "update":
+                self.updates.setdefault(analysis.written, []).append((rows, analysis.set_columns))
+        self._from_table_statistics()
+
+    def _from_table_statistics(self) -> None:
+        """With a pg_stat_statements workload, the tables' own write rates share its frame."""
+        window = self.catalog.workload_window_s
+        age = self.catalog.snapshot.stats_age_seconds
+        if not window or age < MIN_RATE_WINDOW_S:
+            return
+        factor = min(1.0, window / age)
+        for table in self.catalog.snapshot.tables:
+            name = TableName(table.schema, table.name)
+            counts = self.rows.setdefault(name, {"ins": 0.0, "upd": 0.0, "del": 0.0})
+            counts["ins"] = max(counts["ins"], (table.n_tup_ins or 0) * factor)
+            non_hot = (table.n_tup_upd or 0) - (table.n_tup_hot_upd or 0)
+            counts["upd"] = max(counts["upd"], non_hot * factor)
+            counts["del"] = max(counts["del"], (table.n_tup_del or 0) * factor)
+
+    def cost(self, candidate: Candidate) -> float:
+        counts = self.rows.get(candidate.table)
+        if counts is None:
+            return 0.0
+        share = candidate.selectivity  # a partial index sees only its rows
+        entries = counts["ins"] + DELETE_SHARE * counts["del"]
+        hot_lost = 0.0
+        touched = 0.0
+        for rows, columns in self.updates.get(candidate.table, []):
+            if columns & candidate.columns:
+                touched += rows
+                if not self._indexed(candidate.table, columns):
+                    hot_lost += rows  # these updates were HOT; now every index gets an entry
+        untouched = max(0.0, counts["upd"] - touched)
+        stats = self.catalog.tables.get(candidate.table)
+        others = stats.n_indexes if stats else 0
+        total = entries + touched + 0.5 * untouched + hot_lost * others
+        return INDEX_WRITE_COST * share * total
+
+    def _indexed(self, table: TableName, columns: frozenset[str]) -> bool:
+        existing = self.catalog.snapshot.indexes_by_table.get((table.schema, table.name), [])
+        return any(columns & set(index.columns) for index in existing)
+
+
+class _Names:
+    """Deterministic index names (<= 63 bytes) that collide with no relation in the schema."""
+
+    def __init__(self, snap: Snapshot) -> None:
+        self.taken: dict[str, set[str]] = {}
+        for table in snap.tables:
+            self.taken.setdefault(table.schema, set()).add(table.name)
+        for index in snap.indexes:
+            self.taken.setdefault(index.schema, set()).add(index.name)
+        for view in snap.views:
+            self.taken.setdefault(view.schema, set()).add(view.name)
+        for sequence in snap.sequences:
+            self.taken.setdefault(sequence.schema, set()).add(sequence.name)
+
+    def allocate(self, candidate: Candidate) -> str:
+        taken = self.taken.setdefault(candidate.table.schema, set())
+        stem = candidate.stem()
+        name = index_name(stem, "_idx")
+        counter = 0
+        while name in taken:
+            counter += 1
+            name = index_name(stem, f"_idx{counter}")
+        taken.add(name)
+        return name
+
+
+def _key_width(stats: TableStats, expr: str, is_column: bool, candidate: Candidate) -> KeyWidth:
+    column = stats.columns.get(expr) if is_column else None
+    if column is not None:
+        return KeyWidth(column.width(), column.align(), column.null_frac or 0.0, expr)
+    # an expression: about as wide as the columns it reads (lower(email) ~ email)
+    widths = [stats.columns[c].width() for c in candidate.columns if c in stats.columns]
+    guess = min(max(widths, default=8), 64)
+    return KeyWidth(guess, 8 if guess >= 8 else 4, 0.0, None)
+
+
+def _short(text: str, limit: int = 100) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _confidence(helped: list[_Statement]) -> Confidence:
+    """Validated when every helped plan used the application's own values."""
+    if helped and all(s.bound.method in ("literal", "log") for s in helped):
+        return "validated"
+    return "estimated"
+
+
+def _reason(
+    candidate: Candidate,
+    effect: _Effect,
+    base: Mapping[int, PlanCost],
+    gain: float,
+    write: float,
+) -> str:
+    helped = effect.helped
+    if not helped:
+        return "kept for the plans of the other recommended indexes"
+    before = sum(s.weight * base[s.id].cost for s in helped)
+    after = sum(s.weight * effect.final[s.id].cost for s in helped)
+    speedup = f"{before / after:,.1f}x" if after > 0 else "to nothing"
+    text = (
+        f"the planner uses it for {len(helped)} statement(s), whose weighted cost drops "
+        f"{speedup} ({before:,.0f} -> {after:,.0f})"
+    )
+    if candidate.include:
+        text += "; INCLUDE columns allow index-only scans"
+    if candidate.predicate:
+        text += f"; partial: only rows WHERE {candidate.predicate}"
+    if write > 0:
+        text += f"; index maintenance costs about {write:,.0f} of its {gain:,.0f} saving"
+    return text
+
+
+def _search_reason(candidate: Candidate, trgm: bool, why: str | None) -> str:
+    kind = {
+        "fulltext": "full-text search (@@)",
+        "trigram": "substring search (LIKE/ILIKE with a leading wildcard)",
+        "jsonb": "jsonb containment",
+    }.get(candidate.search or "", "this search")
+    text = (
+        f"{kind} cannot use a b-tree; HypoPG cannot simulate this GIN index"
+        f"{f' ({why})' if why else ''}, so it is not costed: build it on a copy or in a "
+        "maintenance window and compare EXPLAIN ANALYZE"
+    )
+    if candidate.search == "trigram" and not trgm:
+        text += "; it needs the pg_trgm extension (CREATE EXTENSION pg_trgm), not installed here"
+    return text

@@ -1,0 +1,410 @@
+"""What-if costing: EXPLAIN a statement as if a set of indexes existed.
+
+With HypoPG, hypothetical indexes live in this session only (hypopg_create_index); with
+`real` mode (databases prodready owns: demo, benchmarks) real indexes are built inside a
+transaction that is always rolled back; `none` only plans statements as they are today.
+Plans are cached on (statement, the candidates on the statement's tables), so re-costing
+a workload after a change on one table only re-plans the statements that read it. Every
+EXPLAIN counts as one planner call. A plan whose ORDER BY ... LIMIT relies on a new index
+that filters gets a pessimistic bound (`PlanCost.worst`): the planner assumes matching
+rows come early in the index order, and a skewed value makes it read the whole index.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import psycopg
+from psycopg import sql
+
+from prodready.advisor.analysis import TableName
+from prodready.advisor.candidates import Candidate
+
+Mode = Literal["hypopg", "real", "none"]  # none: only today's plans (no HypoPG)
+TIMEOUT_MS = 10_000
+MAX_LIVE_HYPOTHETICAL = 200  # HypoPG keeps them in backend memory and a small OID pool
+STREAMING_AGGREGATES = ("Sorted", "Mixed")  # "Plain" and "Hashed" read all their input
+BLOCKING = frozenset({"Sort", "Hash", "Materialize", "SetOp", "Recursive Union", "BitmapAnd"})
+MILD_FILTER = 0.5  # an ordered full-index scan whose filter keeps half the rows is safe
+_HYPO_NAME = re.compile(r"^<(\d+)>")
+_PARAM = re.compile(r"\$(\d+)")
+
+
+class WhatIfError(Exception):
+    """A statement could not be explained (syntax, missing table, timeout, ...)."""
+
+
+@dataclass(frozen=True)
+class PlannedStatement:
+    """A workload statement as the what-if session plans it."""
+
+    id: int
+    sql: str
+    tables: frozenset[TableName]
+    generic: bool = False
+    param_types: tuple[str, ...] = ()
+    opaque: bool = False  # a view or unknown relation: every candidate may matter
+    writes: bool = False
+
+
+@dataclass(frozen=True)
+class PlanCost:
+    """The planner's estimate, a pessimistic bound, and the indexes the plan uses."""
+
+    cost: float
+    worst: float  # as `cost`, unless an ORDER BY ... LIMIT relies on a new index's luck
+    used: frozenset[Candidate] = frozenset()
+    used_existing: frozenset[tuple[str, str]] = frozenset()  # (schema, index name)
+    rows_written: float = 0.0
+    risk: str | None = None
+
+
+@dataclass
+class WhatIf:
+    """One advisor session on `conn`: hypothetical (or rolled-back real) indexes + a plan cache."""
+
+    conn: psycopg.Connection
+    mode: Mode = "hypopg"
+    reltuples: dict[TableName, float] = field(default_factory=dict)
+    timeout_ms: int = TIMEOUT_MS
+    hypopg_schema: str = "public"  # where the extension lives (Supabase: "extensions")
+    planner_calls: int = 0
+    cache_hits: int = 0
+    broken: dict[Candidate, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._cache: dict[tuple[int, frozenset[Candidate]], PlanCost] = {}
+        self._live: dict[Candidate, int] = {}  # hypothetical index -> its OID
+        self._names: dict[str, Candidate] = {}  # plan node "Index Name" -> candidate
+        self._saved: dict[str, str] = {}
+        self._counter = 0
+        self._probed: dict[Candidate, bool] = {}
+
+    # -- session --
+
+    def open(self) -> WhatIf:
+        """Set our planner settings (restored by close) and start from no hypothetical index."""
+        for name, value in (
+            ("statement_timeout", str(self.timeout_ms)),
+            ("plan_cache_mode", "force_generic_plan"),  # only prepared statements use it
+        ):
+            row = self.conn.execute("SELECT current_setting(%s)", (name,)).fetchone()
+            self._saved[name] = str(row[0]) if row else ""
+            self._set(name, value)
+        if self.mode == "hypopg":
+            self._hypopg("hypopg_reset")
+        return self
+
+    def close(self) -> None:
+        if self.mode == "hypopg" and not self.conn.closed:
+            self._hypopg("hypopg_reset")
+        self._live.clear()
+        for name, value in self._saved.items():
+            if not self.conn.closed:
+                self._set(name, value)
+
+    def __enter__(self) -> WhatIf:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _hypopg(self, function: str, *args: object, columns: str = "*") -> tuple[Any, ...] | None:
+        """Call a HypoPG function by its schema-qualified name; the first row."""
+        query = sql.SQL("SELECT {} FROM {}({})").format(
+            sql.SQL(columns),
+            sql.Identifier(self.hypopg_schema, function),
+            sql.SQL(", ").join(sql.Placeholder() for _ in args),
+        )
+        return self.conn.execute(query, args).fetchone()
+
+    def _set(self, name: str, value: str) -> None:
+        self.conn.execute(
+            sql.SQL("SELECT set_config({}, {}, false)").format(
+                sql.Literal(name), sql.Literal(value)
+            )
+        )
+
+    def supports(self, candidate: Candidate) -> bool:
+        """Whether this session can cost `candidate`: real mode builds anything; HypoPG is
+        asked once per non-btree candidate (1.3 refuses GIN, a later version may not)."""
+        if self.mode == "none" or candidate in self.broken:
+            return False
+        if self.mode == "real" or candidate.method == "btree":
+            return True
+        if candidate not in self._probed:
+            self._create_hypothetical(candidate)
+            oid = self._live.pop(candidate, None)
+            if oid is not None:
+                self._hypopg("hypopg_drop_index", oid)
+            self._probed[candidate] = candidate not in self.broken
+        return self._probed[candidate]
+
+    # -- costing --
+
+    def plan(self, statement: PlannedStatement, config: Iterable[Candidate]) -> PlanCost:
+        """The plan cost of `statement` with `config` on top of the existing indexes."""
+        return self.plans([statement], config)[statement.id]
+
+    def plans(
+        self, statements: list[PlannedStatement], config: Iterable[Candidate]
+    ) -> dict[int, PlanCost]:
+        """Costs of several statements under one configuration (errors raise WhatIfError)."""
+        config = frozenset(c for c in config if c not in self.broken and self.supports(c))
+        found: dict[int, PlanCost] = {}
+        missing: list[tuple[PlannedStatement, frozenset[Candidate]]] = []
+        for statement in statements:
+            key = (statement.id, _relevant(statement, config))
+            cached = self._cache.get(key)
+            if cached is not None:
+                self.cache_hits += 1
+                found[statement.id] = cached
+            else:
+                missing.append((statement, key[1]))
+        if missing and self.mode == "hypopg":
+            for statement, relevant in missing:
+                found[statement.id] = self._hypothetical(statement, relevant)
+        elif missing:
+            found.update(self._real(missing))
+        return found
+
+    def _hypothetical(
+        self, statement: PlannedStatement, relevant: frozenset[Candidate]
+    ) -> PlanCost:
+        self._sync(statement, relevant)
+        live = frozenset(c for c in relevant if c in self._live)
+        plan = self._explain(statement)
+        cost = _parse(plan, self._names, self.reltuples, statement.tables)
+        self._cache[(statement.id, relevant)] = cost
+        if live != relevant:  # some failed to build: the same answer without them
+            self._cache[(statement.id, live)] = cost
+        return cost
+
+    def _sync(self, statement: PlannedStatement, relevant: frozenset[Candidate]) -> None:
+        """Make the session's hypothetical indexes on the statement's tables exactly `relevant`."""
+        for candidate in list(self._live):
+            on_table = statement.opaque or candidate.table in statement.tables
+            crowded = len(self._live) > MAX_LIVE_HYPOTHETICAL
+            if candidate not in relevant and (on_table or crowded):
+                oid = self._live.pop(candidate)
+                self._hypopg("hypopg_drop_index", oid)
+        for candidate in relevant:
+            if candidate not in self._live and candidate not in self.broken:
+                self._create_hypothetical(candidate)
+
+    def _create_hypothetical(self, candidate: Candidate) -> None:
+        ddl = candidate.definition(None).as_string(self.conn)
+        try:
+            row = self._hypopg("hypopg_create_index", ddl, columns="indexrelid, indexname")
+        except psycopg.Error as exc:
+            self.broken[candidate] = _first_line(exc)
+            return
+        if row is None:
+            self.broken[candidate] = "HypoPG created nothing"
+            return
+        self._live[candidate] = int(row[0])
+        self._names[str(row[1])] = candidate
+
+    def _real(
+        self, missing: list[tuple[PlannedStatement, frozenset[Candidate]]]
+    ) -> dict[int, PlanCost]:
+        """Build the union of the relevant candidates for real, EXPLAIN, roll everything back."""
+        found: dict[int, PlanCost] = {}
+        # statements wanting different subsets of one table's candidates need separate builds
+        groups: dict[frozenset[Candidate], list[PlannedStatement]] = {}
+        for statement, relevant in missing:
+            groups.setdefault(relevant, []).append(statement)
+        for relevant, statements in groups.items():
+            with self.conn.transaction(force_rollback=True):
+                built = self._build_real(relevant)
+                for statement in statements:
+                    with self.conn.transaction():
+                        plan = self._explain(statement, nested=True)
+                    cost = _parse(plan, self._names, self.reltuples, statement.tables)
+                    self._cache[(statement.id, relevant)] = cost
+                    self._cache[(statement.id, built)] = cost
+                    found[statement.id] = cost
+        return found
+
+    def _build_real(self, relevant: frozenset[Candidate]) -> frozenset[Candidate]:
+        built = set()
+        for candidate in sorted(relevant, key=lambda c: c.label()):
+            self._counter += 1
+            name = f"prodready_whatif_{self._counter}"
+            try:
+                with self.conn.transaction():
+                    self.conn.execute(candidate.definition(name))
+            except psycopg.Error as exc:
+                self.broken[candidate] = _first_line(exc)
+                continue
+            self._names[name] = candidate
+            built.add(candidate)
+        return frozenset(built)
+
+    def _explain(self, statement: PlannedStatement, nested: bool = False) -> dict[str, Any]:
+        self.planner_calls += 1
+        try:
+            if statement.writes and not nested:
+                # EXPLAIN never executes, but keep DML inside a transaction that is undone
+                with self.conn.transaction(force_rollback=True):
+                    return self._explain_now(statement)
+            return self._explain_now(statement)
+        except psycopg.errors.QueryCanceled:
+            raise WhatIfError(
+                f"EXPLAIN timed out after {self.timeout_ms / 1000:g} s (statement_timeout)"
+            ) from None
+        except psycopg.Error as exc:
+            raise WhatIfError(_first_line(exc)) from None
+
+    def _explain_now(self, statement: PlannedStatement) -> dict[str, Any]:
+        if not statement.generic:
+            row = self.conn.execute(
+                sql.SQL("EXPLAIN (FORMAT JSON) {}").format(sql.SQL(statement.sql))
+            ).fetchone()
+            return _document(row)
+        # a generic plan: PREPARE with the parameter types, EXPLAIN EXECUTE with NULLs
+        # (values do not matter to a generic plan); prepared anew every time because a
+        # cached plan would not see hypothetical indexes created since
+        name = sql.Identifier(f"prodready_whatif_{statement.id}")
+        types: sql.Composable = sql.SQL("")
+        if statement.param_types:
+            types = sql.SQL("({})").format(
+                sql.SQL(", ").join(sql.SQL(t) for t in statement.param_types)
+            )
+        count = max(len(statement.param_types), _param_count(statement.sql))
+        nulls = (
+            sql.SQL("({})").format(sql.SQL(", ".join(["NULL"] * count))) if count else sql.SQL("")
+        )
+        self.conn.execute(sql.SQL("PREPARE {}{} AS {}").format(name, types, sql.SQL(statement.sql)))
+        try:
+            row = self.conn.execute(
+                sql.SQL("EXPLAIN (FORMAT JSON) EXECUTE {}{}").format(name, nulls)
+            ).fetchone()
+        finally:
+            self.conn.execute(sql.SQL("DEALLOCATE {}").format(name))
+        return _document(row)
+
+
+def _relevant(statement: PlannedStatement, config: frozenset[Candidate]) -> frozenset[Candidate]:
+    if statement.opaque:
+        return config
+    return frozenset(c for c in config if c.table in statement.tables)
+
+
+def _document(row: tuple[Any, ...] | None) -> dict[str, Any]:
+    if row is None:
+        raise WhatIfError("EXPLAIN returned nothing")
+    document = row[0]
+    if isinstance(document, str):  # without the json loader
+        import json
+
+        document = json.loads(document)
+    return dict(document[0])
+
+
+def _param_count(text: str) -> int:
+    return max((int(n) for n in _PARAM.findall(text)), default=0)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+# -- reading a plan --
+
+
+@dataclass
+class _PlanWalk:
+    names: dict[str, Candidate]
+    reltuples: dict[str, float]  # relation name -> rows (for the statement's tables)
+    schemas: dict[str, str]  # relation name -> schema
+    used: set[Candidate] = field(default_factory=set)
+    existing: set[tuple[str, str]] = field(default_factory=set)
+    written: float = 0.0
+    extra: float = 0.0  # worst case minus estimate
+    risk: str | None = None
+
+    def visit(
+        self, node: dict[str, Any], limit: dict[str, Any] | None, relation: str | None
+    ) -> None:
+        kind = node.get("Node Type", "")
+        relation = node.get("Relation Name", relation)
+        if kind == "ModifyTable":
+            children = node.get("Plans") or []
+            self.written += float(children[0].get("Plan Rows", 0)) if children else 0.0
+        index = node.get("Index Name")
+        if index is not None:
+            self.index(node, str(index), limit, relation)
+        if kind == "Limit":
+            limit = node
+        for position, child in enumerate(node.get("Plans") or []):
+            self.visit(child, _child_limit(node, child, position, limit), relation)
+
+    def index(
+        self, node: dict[str, Any], name: str, limit: dict[str, Any] | None, relation: str | None
+    ) -> None:
+        candidate = self.names.get(name)
+        if candidate is None:
+            if relation is not None and not _HYPO_NAME.match(name):
+                self.existing.add((self.schemas.get(relation, "public"), name))
+            return
+        self.used.add(candidate)
+        if limit is None or "Filter" not in node or node["Node Type"] == "Bitmap Index Scan":
+            return
+        if "Index Cond" not in node and relation is not None:
+            rows_in = self.reltuples.get(relation, 0.0)
+            if rows_in and float(node.get("Plan Rows", 0)) / rows_in >= MILD_FILTER:
+                return
+        # ORDER BY ... LIMIT over an index scan that filters: the estimate assumes matching
+        # rows come early; if they come late the scan reads everything
+        children = limit.get("Plans") or [{}]
+        full = float(children[0].get("Total Cost", 0.0))
+        extra = full - float(limit.get("Total Cost", 0.0))
+        if extra > self.extra:
+            self.extra = extra
+            self.risk = (
+                f"ORDER BY ... LIMIT relies on {candidate.label()} and filters "
+                f"({node['Filter']}): up to {full:,.0f} cost units if matching rows come late"
+            )
+
+
+def _child_limit(
+    node: dict[str, Any], child: dict[str, Any], position: int, limit: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """The Limit still governing `child`: blocking nodes and subplans read all their input."""
+    if limit is None or child.get("Parent Relationship") in ("InitPlan", "SubPlan"):
+        return None
+    kind = node.get("Node Type", "")
+    if kind in BLOCKING:
+        return None
+    if kind == "Aggregate" and node.get("Strategy") not in STREAMING_AGGREGATES:
+        return None
+    if kind == "Hash Join" and position == 1:
+        return None
+    return limit
+
+
+def _parse(
+    document: dict[str, Any],
+    names: dict[str, Candidate],
+    reltuples: dict[TableName, float],
+    tables: frozenset[TableName],
+) -> PlanCost:
+    plan = document["Plan"]
+    by_name = {t.name: reltuples.get(t, 0.0) for t in tables}
+    schemas = {t.name: t.schema for t in tables}
+    walk = _PlanWalk(names, by_name, schemas)
+    walk.visit(plan, None, None)
+    cost = float(plan["Total Cost"])
+    return PlanCost(
+        cost=cost,
+        worst=cost + walk.extra,
+        used=frozenset(walk.used),
+        used_existing=frozenset(walk.existing),
+        rows_written=walk.written,
+        risk=walk.risk,
+    )

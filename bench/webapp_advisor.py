@@ -73,6 +73,7 @@ class Config:
     calls: int = DEFAULT_CALLS  # API calls replayed to populate pg_stat_statements
     repeat: int = 20  # executions per API query in one pass
     passes: int = 3  # timed passes; per query the median of the passes' means counts
+    as_owner: bool = False  # time every call as the table owner (no RLS): a diagnostic
     advisor: bool = True
 
 
@@ -97,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     markdown = render_markdown(result)
     RESULTS.mkdir(exist_ok=True)
     stem = "webapp_advisor" if config.scale == 1 else f"webapp_advisor_scale{config.scale:g}"
+    stem += "_as_owner" if config.as_owner else ""
     (RESULTS / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
     (RESULTS / f"{stem}.md").write_text(markdown)
     print(markdown)
@@ -170,13 +172,13 @@ def run(app: App, config: Config, *, log: Log = print) -> dict[str, Any]:
         entry["shapes"] = sorted(whatif.shape(d) for d in entry["definitions"])
 
     plan = timing_plan(samples, config.repeat)
-    before = time_workload(app, plan, config.passes)
+    before = time_workload(app, plan, config.passes, as_owner=config.as_owner)
     result["before"] = before
     log(f"before: weighted workload {before['weighted_ms']:.0f} ms per minute of traffic")
     for name, entry in sets.items():
-        entry.update(_apply(app, entry["definitions"], plan, before, config.passes))
-        log(f"{name}: weighted workload {entry['after']['weighted_ms']:.0f} ms,"
-            f" speedup {entry['speedup'] or 0:.1f}x")  # fmt: skip
+        entry.update(_apply(app, entry["definitions"], plan, before, config))
+        after_ms, speedup = entry["after"]["weighted_ms"], entry["speedup"] or 0
+        log(f"{name}: weighted workload {after_ms:.0f} ms, speedup {speedup:.1f}x")
     result["feeds"] = {k: v for k, v in sets.items() if k != HAND_WRITTEN}
     result[HAND_WRITTEN] = sets[HAND_WRITTEN]
     result["comparison"] = _compare(result["feeds"])
@@ -196,6 +198,7 @@ def _header(app: App, config: Config, yardstick: list[Statement]) -> dict[str, A
         "calls_replayed": config.calls,
         "repeat": config.repeat,
         "passes": config.passes,
+        "timed_as": "table owner (no RLS)" if config.as_owner else "each query's role (RLS)",
         "machine": {"cores": os.cpu_count()},
         "server_version": version[0] if version else None,
         "rows": {str(name): int(n) for name, n in rows},
@@ -237,13 +240,13 @@ def _yardstick_cost(app: App, yardstick: list[Statement], definitions: list[str]
 
 
 def _apply(
-    app: App, definitions: list[str], plan: Plan, before: dict[str, Any], passes: int
+    app: App, definitions: list[str], plan: Plan, before: dict[str, Any], config: Config
 ) -> dict[str, Any]:
     """Build the set for real, time the workload, drop the set again."""
     with psycopg.connect(app.dsn, autocommit=True) as conn:
         built = whatif.build(conn, definitions)
     try:
-        after = time_workload(app, plan, passes)
+        after = time_workload(app, plan, config.passes, as_owner=config.as_owner)
     finally:
         with psycopg.connect(app.dsn, autocommit=True) as conn:
             whatif.drop(conn, built)
@@ -353,11 +356,14 @@ def timing_plan(samples: Samples, repeat: int) -> Plan:
     return [(q, [q.params(rng, samples) for _ in range(repeat)]) for q in WORKLOAD]
 
 
-def time_workload(app: App, plan: Plan, passes: int = 3) -> dict[str, Any]:
+def time_workload(
+    app: App, plan: Plan, passes: int = 3, *, as_owner: bool = False
+) -> dict[str, Any]:
     """A warm-up pass, then `passes` timed passes; every call rolled back so the data never
     drifts. Per query, the median over the passes of its mean time: robust to a noisy
     neighbour on a small machine, and still a mean over each pass's parameters."""
     with _connect(app.dsn) as service, _connect(app.api_dsn) as api:
+        api = service if as_owner else api
         _pass(service, api, plan)
         runs = [_pass(service, api, plan) for _ in range(passes)]
         # the rolled-back writes left dead rows: the next index set must not scan them
@@ -396,7 +402,7 @@ def _timed_call(
     The role switch is not timed: it is the gateway's cost, the same with or without indexes."""
     conn = service if query.role == SERVICE else api
     with conn.transaction(force_rollback=True), conn.cursor() as cur:
-        if query.role != SERVICE:
+        if conn is not service:
             uid = params.get("uid")
             cur.execute(
                 "SELECT set_config('role', %s, true),"
@@ -431,7 +437,8 @@ def render_markdown(result: dict[str, Any]) -> str:
         f" {result['calls_replayed']} API calls replayed to fill pg_stat_statements; each API"
         f" query runs {result['repeat']} times per pass with the same parameters before and"
         f" after (warm cache, as its role, rolled back), {result.get('passes', 1)} timed passes"
-        " (per query the median of the passes' means). Weighted = sum of weight x mean ms"
+        " (per query the median of the passes' means). Timed as"
+        f" {result.get('timed_as', 'each query role')}. Weighted = sum of weight x mean ms"
         " (database ms per minute of traffic). Estimated cost: the literal statements'"
         " EXPLAIN costs x weight, HypoPG what-if, the same yardstick for every set.",
         "",
@@ -509,6 +516,11 @@ def _parse(argv: list[str] | None) -> Config:
     parser.add_argument("--repeat", type=int, default=20, help="calls per query per pass")
     parser.add_argument("--passes", type=int, default=3, help="timed passes (median)")
     parser.add_argument("--no-advisor", action="store_true")
+    parser.add_argument(
+        "--as-owner",
+        action="store_true",
+        help="diagnostic: time every call as the table owner, so RLS does not apply",
+    )
     args = parser.parse_args(argv)
     return Config(
         scale=args.scale,
@@ -516,6 +528,7 @@ def _parse(argv: list[str] | None) -> Config:
         repeat=args.repeat,
         passes=args.passes,
         advisor=not args.no_advisor,
+        as_owner=args.as_owner,
     )
 
 

@@ -23,7 +23,7 @@ from pglast.ast import A_Star, ColumnRef, RangeVar, String
 from pglast.visitors import Visitor
 from psycopg import sql
 
-from bench.tpch.whatif import Statement, plan_cost
+from bench.tpch.whatif import Statement, hypopg, plan_cost
 from prodready.sqlgen import render
 
 MAX_STEPS = 200  # a bound on the greedy loop; TPC-H needs a few dozen at most
@@ -190,19 +190,24 @@ class Extend:
         return frozenset(i for i in config if i[0] in query.tables)
 
     def _hypothetical(self, config: list[Index]) -> None:
-        self.conn.execute("SELECT hypopg_reset()")
+        self.conn.execute(hypopg(self.conn, "SELECT {h}.hypopg_reset()"))
         for index in config:
-            self.conn.execute("SELECT * FROM hypopg_create_index(%s)", (ddl(index),))
+            self.conn.execute(
+                hypopg(self.conn, "SELECT * FROM {h}.hypopg_create_index(%s)"), (ddl(index),)
+            )
 
     def index_size(self, index: Index) -> int:
         if index not in self._size:
             row = self.conn.execute(
-                "SELECT hypopg_relation_size(indexrelid) FROM hypopg_create_index(%s)",
+                hypopg(
+                    self.conn,
+                    "SELECT {h}.hypopg_relation_size(indexrelid) FROM {h}.hypopg_create_index(%s)",
+                ),
                 (ddl(index),),
             ).fetchone()
             assert row is not None
             self._size[index] = int(row[0])
-            self.conn.execute("SELECT hypopg_drop_index(indexrelid) FROM hypopg_list_indexes")
+            self.conn.execute(hypopg(self.conn, "SELECT {h}.hypopg_reset()"))
         return self._size[index]
 
     def size(self, config: Iterable[Index]) -> int:

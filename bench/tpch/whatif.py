@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -114,6 +115,23 @@ def ensure_hypopg(conn: psycopg.Connection) -> None:
     conn.execute("CREATE EXTENSION IF NOT EXISTS hypopg")
 
 
+_HYPOPG_SCHEMA: weakref.WeakKeyDictionary[psycopg.Connection, str] = weakref.WeakKeyDictionary()
+
+
+def hypopg(conn: psycopg.Connection, template: str) -> sql.Composed:
+    """`template` with `{h}` replaced by HypoPG's schema: it need not be on the search_path
+    (the demo installs it in `extensions`, as Supabase does)."""
+    if conn not in _HYPOPG_SCHEMA:
+        row = conn.execute(
+            "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace"
+            " WHERE e.extname = 'hypopg'"
+        ).fetchone()
+        if row is None:
+            raise RuntimeError("the hypopg extension is not installed in this database")
+        _HYPOPG_SCHEMA[conn] = str(row[0])
+    return sql.SQL(template).format(h=sql.Identifier(_HYPOPG_SCHEMA[conn]))
+
+
 def set_timeout(conn: psycopg.Connection, ms: int) -> None:
     conn.execute(sql.SQL("SET statement_timeout = {}").format(sql.Literal(ms)))
 
@@ -131,12 +149,15 @@ def hypothetical(conn: psycopg.Connection, definitions: Iterable[str]) -> list[S
     What HypoPG refuses (GIN, aggregates...) is left out and reported, never fatal: such an
     index then brings no what-if benefit, which is all a what-if comparison can say of it.
     """
-    conn.execute("SELECT hypopg_reset()")
+    conn.execute(hypopg(conn, "SELECT {h}.hypopg_reset()"))
     made = []
     for definition in definitions:
         try:
             row = conn.execute(
-                "SELECT hypopg_relation_size(indexrelid) FROM hypopg_create_index(%s)",
+                hypopg(
+                    conn,
+                    "SELECT {h}.hypopg_relation_size(indexrelid) FROM {h}.hypopg_create_index(%s)",
+                ),
                 (plain_ddl(definition),),
             ).fetchone()
         except psycopg.Error as exc:
@@ -155,7 +176,7 @@ def costs(
     try:
         return {s.name: plan_cost(conn, s.sql) for s in statements}
     finally:
-        conn.execute("SELECT hypopg_reset()")
+        conn.execute(hypopg(conn, "SELECT {h}.hypopg_reset()"))
 
 
 def weighted_total(statements: Iterable[Statement], cost: Mapping[str, float]) -> float:

@@ -125,6 +125,13 @@ def audit(
     ] = None,
     config: ConfigOption = None,
     statement_timeout: TimeoutOption = 30_000,
+    advise: Annotated[
+        bool,
+        typer.Option(
+            "--advise/--no-advise",
+            help="Include index advice for the pg_stat_statements workload (live --db only).",
+        ),
+    ] = True,
 ) -> None:
     """Audit a database (or a saved snapshot): score, phased plan, fixes."""
     from prodready.config import load_config
@@ -143,6 +150,7 @@ def audit(
             snapshot_file=snapshot,
             config=settings,
             limits=SessionLimits(statement_timeout_ms=statement_timeout),
+            advise=advise,
             progress=progress,
         )
     if out is not None:

@@ -149,6 +149,7 @@ def test_webapp_advisor_feeds_both_give_recommendations(webapp: dict[str, Any]) 
     for feed in feeds.values():
         assert feed["statements"] > 0
         assert feed["speedup"] is not None and feed["speedup"] > 0
+        assert feed["built"]["failed"] == {}  # every recommended DDL builds
         assert feed["estimated_cost_after"] <= webapp["estimated_cost_before"] * 1.01
     assert "same_indexes" in webapp["comparison"]
     assert "| literal |" in webapp_advisor.render_markdown(webapp)

@@ -106,3 +106,48 @@ def test_help_teaches() -> None:
     result = run_cli("--help")
     assert result.returncode == 0
     assert "prodready demo" in result.stdout and "Exit codes" in result.stdout
+
+
+def test_audit_carries_index_advice_for_the_recorded_workload(fresh_db: TestDatabase) -> None:
+    fresh_db.execute(
+        """
+        CREATE EXTENSION hypopg;
+        CREATE TABLE visits (id bigint PRIMARY KEY, page text, at timestamptz);
+        INSERT INTO visits SELECT g, 'p' || (g % 5000), now() - g * interval '1 s'
+        FROM generate_series(1, 60000) g;
+        ANALYZE visits;
+        """
+    )
+    for page in ("p1", "p2", "p3"):
+        fresh_db.execute("SELECT count(*) FROM visits WHERE page = %s", (page,))
+    report = json.loads(run_cli("audit", "--db", fresh_db.dsn, "--format", "json").stdout)
+    advisor = report["advisor"]
+    assert advisor is not None and advisor["workload"]["statements"] >= 1
+    assert any('"page"' in i["definition"] for i in advisor["indexes"]), advisor["indexes"]
+    skipped = json.loads(
+        run_cli("audit", "--db", fresh_db.dsn, "--format", "json", "--no-advise").stdout
+    )
+    assert skipped["advisor"] is None
+
+
+def test_advice_needs_select_and_says_so_for_a_monitoring_role(fresh_db: TestDatabase) -> None:
+    fresh_db.execute(
+        """
+        CREATE EXTENSION hypopg;
+        CREATE TABLE hits (id bigint PRIMARY KEY, path text);
+        INSERT INTO hits SELECT g, '/p' || (g % 3000) FROM generate_series(1, 30000) g;
+        ANALYZE hits;
+        DO $$ BEGIN
+          IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'advice_monitor') THEN
+            CREATE ROLE advice_monitor LOGIN PASSWORD 'am-pw' IN ROLE pg_monitor;
+          END IF;
+        END $$;
+        """
+    )
+    fresh_db.execute("SELECT count(*) FROM hits WHERE path = '/p7'")
+    result = run_cli("audit", "--db", fresh_db.dsn_as("advice_monitor", "am-pw"), "-f", "json")
+    report = json.loads(result.stdout)
+    assert report["advisor"] is None
+    [limit] = [x for x in report["limitations"] if x["area"] == "index_advisor"]
+    assert "needs SELECT on their tables" in limit["reason"]
+    assert "permission denied for table hits" in limit["reason"]

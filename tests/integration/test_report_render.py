@@ -84,7 +84,9 @@ def test_audit_renders_every_format(db: TestDatabase, tmp_path: Path, stand_in_c
     assert len(page.tags("details", **{"class": "finding"})) == len(report.findings)
 
     assert texts["md"].startswith(f"# Production readiness plan: {db.name}")
-    assert texts["md"].count("\n- [ ] ") == len(report.findings)
+    advice = report.advisor or {}
+    advice_items = len(advice.get("indexes", [])) + len(advice.get("drops", []))
+    assert texts["md"].count("\n- [ ] ") == len(report.findings) + advice_items
     assert f"prodready · {db.name}" in texts["terminal"]
     assert "public.&#34;&lt;script&gt;alert(1)&lt;/script&gt; | `x` *y*&#34;" in texts["html"]
     assert 'public."\\<script\\>alert(1)\\</script\\> \\| \\`x\\` \\*y\\*"' in texts["md"]

@@ -195,3 +195,23 @@ def test_many_findings_of_one_check_list_the_rest_compactly() -> None:
     assert "detail 24" in text and "detail 25" not in text  # first 25 in full
     assert "### 15 more `unused_index` findings" in text
     assert "- [ ] `public.ix039`" in text or "- [ ] public.ix039" in text
+
+
+def test_index_advice_section_when_the_advisor_ran() -> None:
+    from dataclasses import replace
+
+    advisor = {
+        "indexes": [{"table": "public.orders", "confidence": "validated",
+                     "estimated_bytes": 3 * 1048576,
+                     "definition": 'CREATE INDEX CONCURRENTLY "orders_buyer_idx" ON '
+                                   '"public"."orders" ("buyer_id", "created_at" DESC)'}],
+        "drops": [{"index": "public.old_idx", "reason": "unused",
+                   "definition": 'DROP INDEX CONCURRENTLY "public"."old_idx"'}],
+        "workload": {"statements": 12}, "workload_cost": {"before": 90000, "after": 4000},
+    }  # fmt: skip
+    text = render(replace(make_report([]), advisor=advisor))
+    assert "## Index advice for the recorded workload" in text
+    assert "90,000 → 4,000" in text
+    assert '("buyer_id", "created_at" DESC)' in text
+    assert "drop `public.old_idx` (unused)" in text
+    assert "## Index advice" not in render(make_report([]))

@@ -280,11 +280,21 @@ class WhatIf:
         )
         self.conn.execute(sql.SQL("PREPARE {}{} AS {}").format(name, types, sql.SQL(statement.sql)))
         try:
-            row = self.conn.execute(
-                sql.SQL("EXPLAIN (FORMAT JSON) EXECUTE {}{}").format(name, nulls)
-            ).fetchone()
+            # a savepoint: when EXPLAIN fails inside the DML transaction, DEALLOCATE must not
+            # meet an aborted transaction (prepared statements outlive a rollback)
+            with self.conn.transaction():
+                row = self.conn.execute(
+                    sql.SQL("EXPLAIN (FORMAT JSON) EXECUTE {}{}").format(name, nulls)
+                ).fetchone()
         finally:
-            self.conn.execute(sql.SQL("DEALLOCATE {}").format(name))
+            # a failed EXPLAIN EXECUTE can leave the statement gone; deallocating a missing
+            # one would raise over the real error (and abort an enclosing transaction)
+            left = self.conn.execute(
+                "SELECT 1 FROM pg_prepared_statements WHERE name = %s",
+                (f"prodready_whatif_{statement.id}",),
+            ).fetchone()
+            if left:
+                self.conn.execute(sql.SQL("DEALLOCATE {}").format(name))
         return _document(row)
 
 

@@ -92,7 +92,10 @@ def run_demo(
         )
         audit_dsn = cluster.dsn(DATABASE, user=AUDIT_ROLE, password=audit_password)
         snapshot, report = steps.run(
-            "audit", f"Auditing as {AUDIT_ROLE}", lambda: audit(dsn=audit_dsn)
+            # advice plans the app's queries, which needs the tables' owner (or SELECT on them)
+            "audit",
+            f"Auditing as {AUDIT_ROLE}",
+            lambda: audit(dsn=audit_dsn, advise_dsn=dsn),
         )
         paths = steps.run("render", "Writing reports", lambda: _write(report, out_dir, dsn))
     except BaseException:

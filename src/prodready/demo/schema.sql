@@ -25,6 +25,12 @@ GRANT anon, authenticated TO authenticator;
 
 CREATE SCHEMA IF NOT EXISTS extensions;
 CREATE EXTENSION IF NOT EXISTS pg_stat_statements WITH SCHEMA extensions;
+-- HypoPG lets the audit prove its index advice with what-if plans (when the server has it).
+DO $$ BEGIN
+  IF EXISTS (SELECT FROM pg_available_extensions WHERE name = 'hypopg') THEN
+    CREATE EXTENSION IF NOT EXISTS hypopg WITH SCHEMA extensions;
+  END IF;
+END $$;
 
 -- auth: what the API gateway knows about the caller ----------------------------------------
 

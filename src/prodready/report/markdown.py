@@ -28,6 +28,7 @@ def render(report: Report) -> str:
         *_score(report),
         *_blockers(report),
         *_phases(report),
+        *_advice(report),
         *_suppressed(report),
         *_limitations(report),
         *_failures(report),
@@ -37,6 +38,31 @@ def render(report: Report) -> str:
 
 
 # -- sections; each yields blocks that render() separates with blank lines --
+
+
+def _advice(report: Report) -> Iterator[str]:
+    """The index advisor's recommendations for the recorded workload, when it ran."""
+    advisor = report.advisor
+    if not advisor or not (advisor.get("indexes") or advisor.get("drops")):
+        return
+    cost = advisor.get("workload_cost", {})
+    yield "## Index advice for the recorded workload"
+    yield (
+        f"From {advisor['workload']['statements']} statements in pg_stat_statements: "
+        f"estimated workload cost {cost.get('before', 0):,.0f} → {cost.get('after', 0):,.0f} "
+        "with the indexes below (HypoPG what-if plans; nothing was built). "
+        "`prodready advise` shows each query's before/after cost."
+    )
+    for index in advisor.get("indexes", []):
+        yield (
+            f"- [ ] `{index['table']}` ({index['confidence']}, "
+            f"~{index['estimated_bytes'] / 1048576:,.1f} MB)\n\n"
+            + "\n".join(_sql_block(index["definition"]))
+        )
+    for drop in advisor.get("drops", []):
+        yield f"- [ ] drop `{drop['index']}` ({drop['reason']})\n\n" + "\n".join(
+            _sql_block(drop["definition"])
+        )
 
 
 def _title(report: Report) -> Iterator[str]:

@@ -83,7 +83,24 @@ def _parts(report: Report, width: int) -> Iterator[RenderableType]:
         for phase in report.phases[1:]:
             yield _phase_table(phase, columns)
             yield Text("")
+    yield from _advice(report)
     yield from _footer(report)
+
+
+def _advice(report: Report) -> Iterator[RenderableType]:
+    advisor = report.advisor
+    if not advisor or not (advisor.get("indexes") or advisor.get("drops")):
+        return
+    cost = advisor.get("workload_cost", {})
+    yield Text.assemble(
+        ("Index advice: ", "bold"),
+        f"{len(advisor.get('indexes', []))} new index(es), {len(advisor.get('drops', []))} "
+        f"drop(s); estimated workload cost {cost.get('before', 0):,.0f} → "
+        f"{cost.get('after', 0):,.0f}. Details: prodready advise.",
+    )
+    for index in advisor.get("indexes", [])[:ROWS_PER_CHECK]:
+        yield Text("  " + one_line(index["definition"]), style="green")
+    yield Text("")
 
 
 # -- header: where, when, the score --

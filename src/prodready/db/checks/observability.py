@@ -184,6 +184,7 @@ _GRANTS = {
     "sizes": "re-run the audit when no DDL is holding locks",
     "locks": "re-run the audit when no DDL is holding locks",
     PGSS_ACCESS: "run the GRANT above",
+    "index_advisor": "fix what the reason names, or run `prodready advise` to see the error",
     "column_statistics": (
         "GRANT SELECT on those tables (or pg_read_all_data) to the audit role, or accept "
         "that table bloat is not estimated"

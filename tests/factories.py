@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from prodready.advisor.model import BoundQuery, WorkloadQuery
 from prodready.db import snapshot as s
 
 COLLECTED_AT = "2026-01-31T12:00:00+00:00"
@@ -100,6 +101,12 @@ def activity(pid: int = 42, **kw: Any) -> s.Activity:
         same_database=True,
     )  # fmt: skip
     return s.Activity(**{**base, **kw})
+
+
+def literal_query(text: str, calls: float = 100.0) -> BoundQuery:
+    """A literal workload statement, ready for the advisor (no parameters to bind)."""
+    query = WorkloadQuery(fingerprint=text[:40], text=text, calls=calls, source="test.sql")
+    return BoundQuery(query, text, "literal")
 
 
 def snapshot(**kw: Any) -> s.Snapshot:

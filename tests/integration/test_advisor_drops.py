@@ -10,8 +10,9 @@ import pytest
 
 from prodready.advisor.drops import advise_drops
 from prodready.advisor.engine import advise
-from prodready.advisor.model import AdvisorResult, BoundQuery, WorkloadQuery
+from prodready.advisor.model import AdvisorResult, BoundQuery
 from prodready.db.collect import collect_from
+from tests import factories as f
 from tests.conftest import TestDatabase
 
 SCHEMA = """
@@ -56,7 +57,7 @@ def conn(shop: TestDatabase) -> Iterator[psycopg.Connection]:
 
 
 def literal(text: str, calls: float = 100.0) -> BoundQuery:
-    return BoundQuery(WorkloadQuery(text[:40], text, calls, "test.sql"), text, "literal")
+    return f.literal_query(text, calls)
 
 
 def drops(result: AdvisorResult) -> dict[str, str]:

@@ -15,6 +15,7 @@ from prodready.advisor.engine import advise
 from prodready.advisor.model import AdvisorResult, BoundQuery, Skipped, WorkloadQuery
 from prodready.advisor.render import render_markdown, render_terminal
 from prodready.pg.cluster import LocalCluster
+from tests import factories as f
 from tests.conftest import TestDatabase, create_database, drop_database
 
 SCHEMA = """
@@ -111,8 +112,7 @@ def conn(shop: TestDatabase) -> Iterator[psycopg.Connection]:
 
 
 def literal(text: str, calls: float = 100.0) -> BoundQuery:
-    query = WorkloadQuery(fingerprint=text[:40], text=text, calls=calls, source="test.sql")
-    return BoundQuery(query, text, "literal")
+    return f.literal_query(text, calls)
 
 
 def definitions(result: AdvisorResult) -> list[str]:

@@ -604,13 +604,12 @@ def _index_size_table(outcomes: list[dict[str, Any]]) -> list[str]:
 
 
 def _runtime_table(result: dict[str, Any], outcomes: list[dict[str, Any]]) -> list[str]:
-    runs = [("no indexes", result.get("no_index_runtime"))]
-    runs += [
-        (f"{o['algorithm']} @ {o['budget_mb']:g} MB", o["runtime"])
-        for o in sorted(outcomes, key=lambda o: (_algorithm_order(o["algorithm"]), o["budget_mb"]))
-        if o.get("runtime")
+    ordered = sorted(outcomes, key=lambda o: (_algorithm_order(o["algorithm"]), o["budget_mb"]))
+    candidates: list[tuple[str, dict[str, Any] | None]] = [
+        ("no indexes", result.get("no_index_runtime")),
+        *[(f"{o['algorithm']} @ {o['budget_mb']:g} MB", o.get("runtime")) for o in ordered],
     ]
-    runs = [(label, r) for label, r in runs if r]
+    runs = [(label, r) for label, r in candidates if r is not None]
     if not runs:
         return []
     timeout = runs[0][1]["timeout_s"]

@@ -19,7 +19,7 @@ from typing import Any
 
 import psycopg
 from pglast import parse_sql
-from pglast.ast import A_Star, ColumnRef, RangeVar, String
+from pglast.ast import ColumnRef, RangeVar, String
 from pglast.visitors import Visitor
 from psycopg import sql
 
@@ -72,11 +72,12 @@ class _Refs(Visitor):
         self.columns: set[str] = set()
 
     def visit_RangeVar(self, ancestors: Any, node: RangeVar) -> None:
-        self.tables.add(node.relname)
+        if node.relname:
+            self.tables.add(node.relname)
 
     def visit_ColumnRef(self, ancestors: Any, node: ColumnRef) -> None:
-        last = node.fields[-1]
-        if isinstance(last, String) and not isinstance(last, A_Star):
+        last = node.fields[-1] if node.fields else None
+        if isinstance(last, String) and last.sval:  # not `*`
             self.columns.add(last.sval)
 
 

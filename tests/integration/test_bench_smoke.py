@@ -43,6 +43,8 @@ def _drop(cluster: LocalCluster, name: str) -> None:
 
 @pytest.fixture(scope="module")
 def tpch(pg_cluster: LocalCluster) -> Iterator[dict[str, Any]]:
+    if not pg_cluster.has_hypopg:
+        pytest.skip("the hypopg extension is not installed for this server")
     if not _has_tpchgen():
         pytest.skip("tpchgen-cli is not installed (pip install tpchgen-cli)")
     name = f"bench_tpch_{next(_names)}"
@@ -65,6 +67,8 @@ def tpch(pg_cluster: LocalCluster) -> Iterator[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def webapp(pg_cluster: LocalCluster) -> Iterator[dict[str, Any]]:
+    if not pg_cluster.has_hypopg:
+        pytest.skip("the hypopg extension is not installed for this server")
     name = f"bench_webapp_{next(_names)}"
     try:
         app = webapp_advisor.prepare(pg_cluster, WEBAPP, database=name, log=lambda _m: None)

@@ -164,9 +164,8 @@ def audit(
         _print_terminal(report)
     else:
         for fmt in formats:
-            sys.stdout.write(render(report, fmt))
-            if not render(report, fmt).endswith("\n"):
-                sys.stdout.write("\n")
+            text = render(report, fmt)
+            sys.stdout.write(text if text.endswith("\n") else text + "\n")
     for check_id, error in report.failures:
         _stderr().print(f"warning: check {check_id} failed: {error}")
     if threshold is not None and any(f.severity >= threshold for f in report.findings):
@@ -270,9 +269,9 @@ def advise(
             progress=progress,
         )
     if format == "json":
-        import json
+        from prodready.report.json_report import dumps
 
-        sys.stdout.write(json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(dumps(result.to_json(), pretty=True))
     elif format == "md":
         sys.stdout.write(render_markdown(result))
     else:

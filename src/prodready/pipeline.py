@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,8 @@ def audit(
     if advise and dsn is not None and snapshot.statements:
         advisor, trouble = advise_on_workload(advise_dsn or dsn, limits, progress)
         if trouble:
-            snapshot = _with_limitation(snapshot, Limitation("index_advisor", trouble))
+            limitations = [*snapshot.limitations, Limitation("index_advisor", trouble)]
+            snapshot = replace(snapshot, limitations=limitations)
     run = run_checks(snapshot, config)
     return snapshot, build_report(snapshot, run, advisor)
 
@@ -78,9 +80,3 @@ def advise_on_workload(
             f"tables ({denied[0].reason}); run `prodready advise --db` as the application's role"
         )
     return result.to_json(), None
-
-
-def _with_limitation(snapshot: Snapshot, limitation: Limitation) -> Snapshot:
-    from dataclasses import replace
-
-    return replace(snapshot, limitations=[*snapshot.limitations, limitation])

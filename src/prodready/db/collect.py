@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Any
 
@@ -73,7 +73,7 @@ def collect_from(
         ) from None
     except psycopg.OperationalError as exc:
         raise TargetError(f"lost the connection while collecting: {_line(exc)}") from None
-    return _replace(snap, sequences=sequences, limitations=reader.limitations)
+    return replace(snap, sequences=sequences, limitations=reader.limitations)
 
 
 @dataclass
@@ -315,7 +315,7 @@ def _sanitise_activity(row: s.Activity) -> s.Activity:
     """Blank string literals in other sessions' SQL: they may hold secrets."""
     if row.query is None or row.is_self:
         return row
-    return _replace(row, query=_STRING_LITERAL.sub("'?'", row.query))
+    return replace(row, query=_STRING_LITERAL.sub("'?'", row.query))
 
 
 class _IsoTimestamp(Loader):
@@ -350,9 +350,3 @@ def _prepare_types(conn: psycopg.Connection) -> None:
 def _line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
-
-
-def _replace(obj: Any, **changes: Any) -> Any:
-    from dataclasses import replace
-
-    return replace(obj, **changes)

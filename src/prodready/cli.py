@@ -350,3 +350,7 @@ def _report_unexpected(exc: Exception) -> int:
         markup=False,
     )
     return EXIT_INTERNAL
+
+
+# the change commands register themselves on `app`; imported last because they use it
+from prodready import cli_migrate  # noqa: E402, F401

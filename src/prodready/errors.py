@@ -6,6 +6,7 @@ EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
 EXIT_TARGET = 3
+EXIT_MIGRATION = 5
 
 
 class ProdreadyError(Exception):
@@ -24,3 +25,9 @@ class TargetError(ProdreadyError):
     """The target is unreachable, not PostgreSQL, too old, or refuses us privileges."""
 
     exit_code = EXIT_TARGET
+
+
+class MigrationError(ProdreadyError):
+    """A migration failed, timed out on its locks, or was refused; the journal says where."""
+
+    exit_code = EXIT_MIGRATION

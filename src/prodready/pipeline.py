@@ -12,7 +12,8 @@ import psycopg
 from prodready.config import Config
 from prodready.db.collect import collect
 from prodready.db.snapshot import Limitation, Snapshot
-from prodready.errors import ProdreadyError
+from prodready.errors import ProdreadyError, UsageError
+from prodready.migrate.generate import FixPlan, plan_fixes
 from prodready.pg.connection import SessionLimits, connect
 from prodready.registry import run_checks
 from prodready.report.plan import Report, build_report
@@ -80,3 +81,47 @@ def advise_on_workload(
             f"tables ({denied[0].reason}); run `prodready advise --db` as the application's role"
         )
     return result.to_json(), None
+
+
+def plan_fixes_for(
+    *,
+    dsn: str | None = None,
+    report_file: Path | None = None,
+    config: Config | None = None,
+    limits: SessionLimits | None = None,
+    only: list[str] | None = None,
+    include_review: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> FixPlan:
+    """The migrations for a live database's audit (with advice) or a saved report.json."""
+    if (dsn is None) == (report_file is None):
+        raise UsageError("give exactly one of --db (or DATABASE_URL) and --report")
+    if only:
+        from prodready.migrate.generate import ADVISOR
+        from prodready.registry import catalog
+
+        known = {c.info.id for c in catalog()} | {ADVISOR}
+        unknown = sorted(set(only) - known)
+        if unknown:
+            raise UsageError(f"unknown check id(s) for --only: {', '.join(unknown)}")
+    if report_file is not None:
+        report_json = load_report_json(report_file)
+    else:
+        _, report = audit(dsn=dsn, config=config, limits=limits, progress=progress)
+        report_json = report.to_json()
+    return plan_fixes(report_json, only=only, include_review=include_review)
+
+
+def load_report_json(path: Path) -> dict[str, Any]:
+    """A saved `report.json`; anything else is a usage error naming the file."""
+    import json
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"{path}: not a prodready report.json ({exc})") from None
+    if not isinstance(data, dict) or data.get("tool") != "prodready" or "findings" not in data:
+        raise UsageError(f"{path}: not a prodready report.json")
+    return data

@@ -1,0 +1,1 @@
+"""Migrations: generate from findings, lint, apply with a journal, roll back."""

@@ -28,8 +28,14 @@ app = typer.Typer(
         "point `prodready audit --db postgresql://...` at your own database. The audit is "
         "read-only: one session with default_transaction_read_only, statement and lock "
         "timeouts, and nothing stronger than AccessShareLock.\n\n"
-        "Exit codes: 0 ok; 1 findings at or above --fail-on; 2 usage or input error; "
-        "3 target unreachable or insufficient privileges; 4 internal error."
+        "The loop from findings to proof: `verify --save before.json` (measure), `fix --out "
+        "migrations/` (one migration per fix, with its rollback), `lint-migrations "
+        "migrations/`, `apply migrations/` (no long locks, journaled, resumable), `verify "
+        "--baseline before.json` (measured speedup); `rollback migrations/ --to 0` undoes it.\n\n"
+        "Exit codes: 0 ok; 1 findings at or above --fail-on, lint errors, or verify below its "
+        "target; 2 usage or input error; "
+        "3 target unreachable or insufficient privileges; 4 internal error; "
+        "5 a migration failed (apply, rollback: the journal says where)."
     ),
     no_args_is_help=True,
     add_completion=False,

@@ -24,3 +24,16 @@ def parse_size(text: str) -> int:
     if match is None or match.group(2).lower() not in _SIZE_UNITS:
         raise ValueError(f"not a size: {text!r} (examples: 500MB, 2GB)")
     return int(float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()])
+
+
+_DURATION_UNITS = {"": 1, "ms": 1, "s": 1000, "min": 60_000, "m": 60_000, "h": 3_600_000}
+
+
+def parse_duration_ms(text: str) -> int:
+    """'2s', '500ms', '1min', '250' (ms) -> milliseconds, PostgreSQL's time units."""
+    import re
+
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", text)
+    if match is None or match.group(2).lower() not in _DURATION_UNITS:
+        raise ValueError(f"not a duration: {text!r} (examples: 500ms, 2s, 1min)")
+    return int(float(match.group(1)) * _DURATION_UNITS[match.group(2).lower()])

@@ -390,10 +390,41 @@ def test_run_demo_end_to_end_at_small_scale(tmp_path: Path) -> None:
     console = Console(file=output, width=120)
     result = run_demo(tmp_path / "out", False, console, scale=SCALE, calls=200)
     names = sorted(p.name for p in result.paths)
-    assert names == ["PLAN.md", "report.html", "report.json", "report.sarif", "workload.sql"]
+    assert names == [
+        "PLAN.md",
+        "RESULTS.md",
+        "report.html",
+        "report.json",
+        "report.sarif",
+        "workload.sql",
+    ]
     assert all(p.stat().st_size > 0 for p in result.paths)
     steps = {"cluster", "schema", "data", "workload", "audit", "render", "stop"}
-    assert set(result.timings) == steps
+    loop_steps = {"fix", "lint", "baseline", "apply", "verify", "reaudit"}
+    assert set(result.timings) == steps | loop_steps
+    # the loop: migrations written, lint clean, all applied, measured faster, score up
+    loop = result.loop
+    assert loop is not None and loop.plan.migrations
+    assert not loop.lint.has_errors
+    assert [str(m.action) for m in loop.applied.migrations] == ["applied"] * len(
+        loop.plan.migrations
+    )
+    # at 2 % scale timings are too small to assert a speedup (bench/ measures it at scale 1);
+    # what must hold: the replay ran everything, and plans now read the new indexes
+    assert loop.comparison.speedup is not None and not loop.comparison.failures
+    new_indexes = {i for row in loop.comparison.statements for i in row.indexes_added}
+    assert "public.orders_buyer_id_idx" in new_indexes or any(
+        i.startswith("public.orders_buyer_id") for i in new_indexes
+    )
+    assert loop.after.score.overall > loop.before.score.overall
+    fixed_keys = {f.key for f in loop.before.findings} - {f.key for f in loop.after.findings}
+    assert any(k.startswith("rls_initplan:") for k in fixed_keys)
+    assert any(k.startswith("unindexed_foreign_key:") for k in fixed_keys)
+    assert (tmp_path / "out" / "after" / "report.json").exists()
+    assert (tmp_path / "out" / "migrations").is_dir()
+    results = (tmp_path / "out" / "RESULTS.md").read_text()
+    assert f"{loop.before.score.overall:.1f} → {loop.after.score.overall:.1f}" in results
+    assert "| order_detail | authenticated |" in results
     assert result.counts["orders"] == Scale.of(SCALE).orders
     assert result.workload.total_calls == 200
     assert not result.kept and result.report.findings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from prodready.units import human_bytes, parse_size
+from prodready.units import human_bytes, parse_duration_ms, parse_size
 
 
 @pytest.mark.parametrize(
@@ -26,3 +26,16 @@ def test_human_bytes_matches_pg_size_pretty_units() -> None:
     assert [human_bytes(n) for n in (512, 2048, 5 * 1024**2, 3 * 1024**3)] == [
         "512 bytes", "2.0 kB", "5.0 MB", "3.0 GB",
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "ms"), [("2s", 2000), ("500ms", 500), ("250", 250), ("1min", 60_000), ("0.5 s", 500)]
+)
+def test_parse_duration_ms(text: str, ms: int) -> None:
+    assert parse_duration_ms(text) == ms
+
+
+@pytest.mark.parametrize("text", ["", "2 weeks", "-1s", "fast"])
+def test_parse_duration_ms_rejects(text: str) -> None:
+    with pytest.raises(ValueError, match="not a duration"):
+        parse_duration_ms(text)

@@ -23,7 +23,9 @@ from rich.console import Console
 from rich.status import Status
 
 from prodready.db.snapshot import Snapshot
+from prodready.demo import loop
 from prodready.demo.data import Scale, load_data, load_schema
+from prodready.demo.loop import LoopResult
 from prodready.demo.workload import (
     DEFAULT_CALLS,
     WorkloadResult,
@@ -60,6 +62,7 @@ class DemoResult:
     datadir: Path | None = None
     stop_command: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
+    loop: LoopResult | None = None
 
 
 def run_demo(
@@ -98,16 +101,56 @@ def run_demo(
             lambda: audit(dsn=audit_dsn, advise_dsn=dsn),
         )
         paths = steps.run("render", "Writing reports", lambda: _write(report, out_dir, dsn))
+        fixed = _fix_loop(steps, report, out_dir, dsn, lambda: audit(dsn=audit_dsn, advise_dsn=dsn))
+        paths.append(fixed.results_path)
     except BaseException:
         cluster.stop()
         raise
-    result = DemoResult(dsn, report, snapshot, paths, steps.timings, workload, counts=counts)
+    result = DemoResult(
+        dsn, report, snapshot, paths, steps.timings, workload, counts=counts, loop=fixed.loop
+    )
     if keep:
         _keep_running(cluster, result)
     else:
         steps.run("stop", "Stopping the cluster", cluster.stop)
     _summarise(console, result, out_dir)
     return result
+
+
+@dataclass
+class _Fixed:
+    loop: LoopResult
+    results_path: Path
+
+
+def _fix_loop(
+    steps: _Steps,
+    report: Report,
+    out_dir: Path,
+    dsn: str,
+    reaudit: Callable[[], tuple[Snapshot, Report]],
+) -> _Fixed:
+    """audit → fix → lint → measure → apply → measure again → re-audit, as a user would."""
+    plan, directory = steps.run(
+        "fix", "Writing fix migrations", lambda: loop.write_fixes(report, out_dir)
+    )
+    linted = steps.run(
+        "lint", f"Linting {len(plan.migrations)} migrations", lambda: loop.lint(directory, dsn)
+    )
+    workload_file = out_dir / WORKLOAD_FILE
+    baseline = steps.run(
+        "baseline", "Measuring the API queries", lambda: loop.measure(dsn, workload_file, out_dir)
+    )
+    applied = steps.run(
+        "apply", f"Applying {len(plan.migrations)} migrations", lambda: loop.apply(dsn, directory)
+    )
+    comparison = steps.run(
+        "verify", "Measuring again", lambda: loop.measure_again(dsn, baseline, out_dir)
+    )
+    _, after = steps.run("reaudit", f"Re-auditing as {AUDIT_ROLE}", reaudit)
+    write_reports(after, out_dir / "after")
+    result = loop.LoopResult(plan, linted, applied, comparison, report, after)
+    return _Fixed(result, loop.write_results(result, out_dir))
 
 
 # -- steps, in the order they run ---------------------------------------------------------------
@@ -180,13 +223,23 @@ def _summarise(console: Console, result: DemoResult, out_dir: Path) -> None:
     report = result.report
     counts = ", ".join(f"{n} {label}" for label, n in report.counts().items() if n)
     total = sum(result.timings.values())
+    after = result.loop.after if result.loop else None
     console.print()
     console.print(
         f"[bold]Readiness score: {report.score.overall:.1f}/10[/bold]"
         f"  ({len(report.findings)} findings{': ' + counts if counts else ''})"
+        + (
+            f"  →  after the fixes: [bold]{after.score.overall:.1f}/10[/bold]"
+            f" ({len(after.findings)} findings)"
+            if after
+            else ""
+        )
     )
     for category, value in report.score.categories.items():
-        console.print(f"  {category:<14} {value:4.1f}")
+        tail = f"  →  {after.score.categories.get(category, 0):4.1f}" if after else ""
+        console.print(f"  {category:<14} {value:4.1f}{tail}")
+    if result.loop is not None:
+        _summarise_loop(console, result.loop)
     console.print(f"\nReports in {out_dir}:")
     for path in result.paths:
         console.print(f"  {path}")
@@ -199,6 +252,33 @@ def _summarise(console: Console, result: DemoResult, out_dir: Path) -> None:
         console.print(f"  psql '{result.dsn}'", markup=False, highlight=False, soft_wrap=True)
         console.print("Stop it and delete its data with:")
         console.print(f"  {stop}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _summarise_loop(console: Console, fixed: LoopResult) -> None:
+    comparison = fixed.comparison
+    applied = sum(1 for m in fixed.applied.migrations if str(m.action) == "applied")
+    console.print(
+        f"\nApplied {applied} migrations (lint: {fixed.lint.errors} errors, "
+        f"{fixed.lint.warnings} warnings); {len(fixed.plan.skipped)} changes left for a person."
+    )
+    if comparison.speedup is not None:
+        console.print(
+            f"Measured API workload: {comparison.weighted_before_ms:,.0f} ms → "
+            f"{comparison.weighted_after_ms:,.0f} ms of database time per minute of traffic, "
+            f"[bold]{comparison.speedup:.1f}x faster[/bold]"
+        )
+    slowest = sorted(
+        (row for row in comparison.statements if row.before and row.after),
+        key=lambda row: -(row.before.mean_ms * row.statement.calls),  # type: ignore[union-attr]
+    )[:6]
+    for row in slowest:
+        assert row.before is not None and row.after is not None
+        console.print(
+            f"  {row.statement.label:<26} {row.before.p50_ms:8.2f} ms → {row.after.p50_ms:7.2f} ms"
+            f"  {row.speedup or 0:6.1f}x",
+            markup=False,
+            highlight=False,
+        )
 
 
 def _row_counts(conn: psycopg.Connection) -> dict[str, int]:

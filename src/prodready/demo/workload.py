@@ -511,7 +511,8 @@ def write_workload_sql(
     lines = [
         "-- The prodready demo marketplace's API workload, with sample parameters.",
         "-- Each statement's weight is its calls per minute in production; its role says who",
-        "-- runs it (RLS applies to anon and authenticated; their JWT sub is the uid value).",
+        "-- runs it (RLS applies to anon and authenticated; `-- set:` gives the JWT's sub claim,",
+        "-- which auth.uid() reads). Statements without a role are the backend's own.",
         "",
     ]
     for query in WORKLOAD:
@@ -519,13 +520,12 @@ def write_workload_sql(
             params = query.params(rng, samples)
             weight = max(1, round(query.weight / per_query))
             statement = cursor.mogrify(query.sql, params)
-            lines += [
-                f"-- name: {query.name}",
-                f"-- role: {query.role}",
-                f"-- weight: {weight}",
-                f"{statement};",
-                "",
-            ]
+            lines.append(f"-- name: {query.name}")
+            if query.role != SERVICE:  # the backend's own login is not a database role
+                lines.append(f"-- role: {query.role}")
+                if params.get("uid") is not None:  # auth.uid() reads the JWT's sub claim
+                    lines.append(f"-- set: request.jwt.claim.sub = {params['uid']}")
+            lines += [f"-- weight: {weight}", f"{statement};", ""]
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
 

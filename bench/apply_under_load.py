@@ -47,7 +47,8 @@ MIGRATIONS = {
         "-- prodready:transactional=false\n"
         'DROP INDEX CONCURRENTLY IF EXISTS "public"."events_kind_idx";\n',
         "-- prodready:transactional=false\n"
-        'CREATE INDEX CONCURRENTLY IF NOT EXISTS "events_kind_idx" ON "public"."events" ("kind");\n',
+        'CREATE INDEX CONCURRENTLY IF NOT EXISTS "events_kind_idx" '
+        'ON "public"."events" ("kind");\n',
     ),
 }
 
@@ -61,7 +62,7 @@ class Writes:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
-    with LocalCluster().start() as cluster:
+    with LocalCluster() as cluster:
         dsn = cluster.dsn("postgres")
         _load(dsn, args.rows)
         with tempfile.TemporaryDirectory(prefix="prodready-apply-bench-") as tmp:
@@ -79,7 +80,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--writers", type=int, default=2)
     parser.add_argument("--lock-timeout-ms", type=int, default=500)
-    parser.add_argument("--reader-hold-s", type=float, default=3.0)
+    parser.add_argument("--reader-hold-s", type=float, default=8.0)
     parser.add_argument("--max-seconds", type=float, default=120.0)
     return parser.parse_args(argv)
 
@@ -92,14 +93,14 @@ def _load(dsn: str, rows: int) -> None:
         )
         conn.execute(
             "INSERT INTO events (account_id, kind, payload)"
-            " SELECT (random() * 50000)::bigint, 'k' || (g % 20), repeat('x', 40)"
+            " SELECT (random() * 50000)::bigint, 'k' || (g %% 20), repeat('x', 40)"
             " FROM generate_series(1, %s) g",
             (rows,),
         )
         conn.execute("CREATE INDEX events_kind_idx ON events (kind)")
         conn.execute("ALTER TABLE events ENABLE ROW LEVEL SECURITY")
         conn.execute(
-            "CREATE POLICY \"own events\" ON events"
+            'CREATE POLICY "own events" ON events'
             " USING (account_id = current_setting('app.account')::bigint)"
         )
         conn.execute("VACUUM ANALYZE events")
@@ -117,7 +118,8 @@ def _writer(dsn: str, stop: threading.Event, writes: Writes, seed: int) -> None:
                         "INSERT INTO events (account_id, kind) VALUES (%s, 'k1')", (n % 50000,)
                     )
                 else:
-                    conn.execute("UPDATE events SET payload = 'y' WHERE id = %s", (n * 7919 % 1000 + 1,))
+                    row = n * 7919 % 1000 + 1
+                    conn.execute("UPDATE events SET payload = 'y' WHERE id = %s", (row,))
             except psycopg.Error as exc:
                 writes.errors.append(str(exc).splitlines()[0])
                 continue

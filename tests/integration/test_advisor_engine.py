@@ -406,3 +406,83 @@ def test_hypopg_in_another_schema_and_ragged_array_statistics(pg_cluster: LocalC
     assert index.definition.endswith('ON "public"."posts" ("author")')
     assert index.confidence == "validated"
     assert index.estimated_bytes < 700_000  # 200 rows per author: deduplicated
+
+
+VENDORS = """
+CREATE TABLE goods (id bigint PRIMARY KEY, vendor_id int NOT NULL, name text NOT NULL);
+CREATE INDEX goods_vendor_id_idx ON goods (vendor_id);
+CREATE TABLE sales (id bigint PRIMARY KEY, good_id bigint NOT NULL, qty int NOT NULL);
+-- vendor 1 sells 3,000 goods; the 2,000 others about 20 each
+INSERT INTO goods SELECT g, CASE WHEN g <= 3000 THEN 1 ELSE 2 + g % 2000 END, 'good ' || g
+FROM generate_series(1, 43000) g;
+INSERT INTO sales SELECT g, 1 + (g * 7919::bigint) % 43000, 1 + g % 5
+FROM generate_series(1, 300000) g;
+ANALYZE goods, sales;
+"""
+VENDOR_SALES = (
+    "SELECT g.id, g.name, sum(s.qty) AS units FROM sales s JOIN goods g ON g.id = s.good_id"
+    " WHERE g.vendor_id = $1 GROUP BY g.id, g.name ORDER BY units DESC LIMIT $2"
+)
+
+
+@pytest.fixture(scope="module")
+def vendors(shop: TestDatabase) -> TestDatabase:
+    shop.run_script(VENDORS)
+    return shop
+
+
+def test_pg_stat_statements_form_is_bound_to_a_typical_vendor_not_the_heaviest(
+    vendors: TestDatabase, conn: psycopg.Connection
+) -> None:
+    """Bound with its most common value (vendor 1, 3,000 goods) the dashboard query is a
+    hash join over every sale, and an index on sales(good_id) looks useless; for the
+    ordinary vendors most calls ask about (20 goods) it turns a scan of 300,000 sales
+    into a few index probes."""
+    from prodready.advisor.params import bind
+
+    mcv, histogram = vendors.query(
+        "SELECT most_common_vals::text::text[], histogram_bounds::text::text[] FROM pg_stats"
+        " WHERE tablename = 'goods' AND attname = 'vendor_id'"
+    )[0]
+    assert mcv[0] == "1"
+    query = WorkloadQuery("vendor", VENDOR_SALES, 500, "pg_stat_statements")
+    [bound], skipped = bind([query], conn)
+    assert skipped == [] and bound.method == "stats"
+    typical = histogram[len(histogram) // 2]
+    assert f"WHERE g.vendor_id = '{typical}'::integer" in bound.sql
+    result = advise(conn, [bound])
+    assert any('ON "public"."sales" ("good_id"' in d for d in definitions(result))
+    heaviest = bound.sql.replace(f"'{typical}'::integer", "'1'::integer")
+    assert not any(
+        '"sales" ("good_id"' in d for d in definitions(advise(conn, [literal(heaviest, 500)]))
+    )
+
+
+def test_a_mild_filter_bounds_the_limit_risk_by_the_rows_it_rejects(
+    conn: psycopg.Connection,
+) -> None:
+    """Under ORDER BY ... LIMIT, a filter keeping 98% of the index's rows can only put 2%
+    of them ahead of the rows the query wants; a filter on a skewed value (buyer 9999,
+    whose orders all sit at the end of a created_at index) can put all of them there."""
+    from prodready.advisor.analysis import TableName
+    from prodready.advisor.candidates import IndexKey, make
+    from prodready.advisor.engine import _FilterShares, load_catalog
+    from prodready.advisor.whatif import PlannedStatement, WhatIf
+
+    orders = TableName("public", "orders")
+    mild = (
+        "SELECT id, total FROM orders WHERE buyer_id = 42"
+        " AND status IN ('paid', 'shipped', 'delivered') ORDER BY created_at DESC LIMIT 50"
+    )
+    catalog = load_catalog(conn, [literal(mild), literal(OLD_BUYER)])
+    by_buyer = make(orders, [IndexKey("buyer_id"), IndexKey("created_at", desc=True)])
+    by_date = make(orders, [IndexKey("created_at", desc=True)])
+    shares = _FilterShares(catalog.tables)
+    share = shares(orders, "(status = ANY ('{paid,shipped,delivered}'::text[]))")
+    assert share is not None and share > 0.97
+    with WhatIf(conn, reltuples=catalog.reltuples(), filter_share=shares) as whatif:
+        safe = whatif.plan(PlannedStatement(1, mild, frozenset({orders})), {by_buyer})
+        risky = whatif.plan(PlannedStatement(2, OLD_BUYER, frozenset({orders})), {by_date})
+    assert safe.used == {by_buyer} and safe.risk is not None
+    assert safe.worst < 1.5 * safe.cost  # at most 2% of ~600 rows ahead of the 50 wanted
+    assert risky.worst > 10 * risky.cost  # the whole index, ahead of buyer 9999's rows

@@ -15,6 +15,7 @@ from prodready.advisor.analysis import (
     SortKey,
     TableName,
     analyze,
+    filter_constants,
 )
 
 ORDERS = TableName("public", "orders")
@@ -345,3 +346,36 @@ def test_expressions_with_parameters_or_aggregates_are_not_index_expressions() -
         " ORDER BY revenue DESC LIMIT 5"
     )
     assert s.expressions == [] and s.sort == [] and s.eq == ["buyer_id"]
+
+
+def test_plan_filters_as_literal_predicates() -> None:
+    """EXPLAIN's Filter text, with the duplicates row-level security adds, as Constants."""
+    found = filter_constants(
+        "((deleted_at IS NULL) AND (deleted_at IS NULL) AND (p.status = 'active'::text))"
+    )
+    assert found is not None
+    assert [(c.column, c.kind, c.values) for c in found] == [
+        ("deleted_at", "null", ()),
+        ("status", "eq", ("active",)),
+    ]
+    [tab] = filter_constants("(status = ANY ('{paid,\"on hold\"}'::order_status[]))") or []
+    assert (tab.column, tab.kind, tab.values) == ("status", "in", ("paid", "on hold"))
+    [flag] = filter_constants("(NOT archived)") or []
+    assert (flag.column, flag.kind, flag.values) == ("archived", "bool", ("f",))
+    [cast] = filter_constants("((code)::text = 'x'::text)") or []
+    assert (cast.column, cast.values) == ("code", ("x",))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "(name ~~* '%oak%'::text)",  # a pattern: its share is unknown
+        "((buyer_id = 7) OR (seller_id = 7))",
+        "(buyer_id = (NULLIF(current_setting('request.jwt.claim.sub'::text, true), ''))::uuid)",
+        "(hashed SubPlan 2)",
+        "(status = ANY ('{a,NULL}'::text[]))",
+        "((status = 'a'::text) AND (total > 5))",
+    ],
+)
+def test_plan_filters_that_are_more_than_literal_predicates(text: str) -> None:
+    assert filter_constants(text) is None

@@ -300,3 +300,40 @@ def test_gin_served_by_an_existing_gin_on_the_same_column_or_expression() -> Non
         ORDERS, [IndexKey("to_tsvector('english', note)", is_column=False)], method="gin"
     )
     assert served_by(expression, gin("to_tsvector('english'::regconfig, note)", "tsvector_ops", 0))
+
+
+def test_order_by_limit_gets_its_sort_keys_under_every_fixed_literal_predicate() -> None:
+    """Neither status = 'delivered' (60% of rows) nor deleted_at IS NULL (97%) is rare, yet
+    under ORDER BY ... LIMIT a WHERE of both leaves the scan nothing to filter; the
+    covering variant leaves the predicate's columns out of INCLUDE."""
+    found = labels(
+        candidates(
+            "SELECT id, total FROM orders WHERE seller_id = 9 AND status = 'delivered'"
+            " AND deleted_at IS NULL ORDER BY created_at DESC LIMIT 20"
+        )
+    )
+    where = " WHERE deleted_at IS NULL AND status = 'delivered'"
+    assert f"public.orders(seller_id, created_at DESC){where}" in found
+    assert f"public.orders(seller_id, created_at DESC) INCLUDE (id){where}" not in found  # width
+    assert "public.orders(seller_id, created_at DESC) INCLUDE (id)" not in found
+    narrow = labels(
+        candidates(
+            "SELECT id FROM orders WHERE status = 'delivered' AND deleted_at IS NULL"
+            " ORDER BY created_at DESC LIMIT 20",
+            width=2,
+        )
+    )
+    assert f"public.orders(created_at DESC){where}" in narrow
+    assert f"public.orders(created_at DESC) INCLUDE (id){where}" in narrow
+
+
+def test_no_ordered_partial_index_for_an_in_list_or_without_a_limit() -> None:
+    tab = candidates(
+        "SELECT id FROM orders WHERE buyer_id = 3 AND status IN ('delivered', 'paid', 'shipped')"
+        " ORDER BY created_at DESC LIMIT 50"
+    )
+    assert not [c for c in tab if c.predicate]
+    unlimited = candidates(
+        "SELECT id FROM orders WHERE status = 'delivered' AND seller_id = 9 ORDER BY created_at"
+    )
+    assert not [c for c in unlimited if c.predicate]

@@ -291,11 +291,41 @@ def test_text_search_takes_the_most_frequent_lexeme() -> None:
     assert pick("tsquery", TEXT) == "'chair'::text"
 
 
-def test_age_is_the_age_of_a_recent_or_old_bound() -> None:
-    # bounds are 11..1 days old: `col > now() - $1` keeps the newest tenth, `<` the oldest
-    assert pick("age", INTERVAL) == "'2 days'::interval"
-    assert pick("age", INTERVAL, direction="lt") == "'10 days'::interval"
-    assert pick("age", BIGINT) == "'2'::bigint"  # `current_date - $1` counts days
+def test_age_is_a_round_window_of_a_tenth_of_the_history() -> None:
+    # bounds are 11..1 days old: `col > now() - $1` asks for about the last 1.1 days (a
+    # day), `<` for rows older than about 9.9 days (a week): windows applications write
+    assert pick("age", INTERVAL) == "'1 day'::interval"
+    assert pick("age", INTERVAL, direction="lt") == "'7 days'::interval"
+    assert pick("age", BIGINT) == "'1'::bigint"  # `current_date - $1` counts days
+    assert pick("age", INTERVAL, sign="+") == "'-1 day'::interval"
+
+
+def test_age_of_a_growing_table_is_30_days_not_its_newest_tenth_of_rows() -> None:
+    """An app that grows: 720 days of orders, the newest tenth of them from the last 3
+    days; its dashboards ask for the last 30 days, not the last 3."""
+    ages = tuple(86400 * 720 * (1 - i / 100) ** 2.4 for i in range(101))
+    stats = _Stats((), (), (), (), ages)
+    assert ages[90] < 4 * 86400
+    assert _from_stats(_Use(1, "age"), stats, INTERVAL) == _Sql("'30 days'", "interval")
+    short = _Stats((), (), (), (), (1800.0, 60.0))  # half an hour of history
+    assert _from_stats(_Use(1, "age"), short, INTERVAL) == _Sql("'180 seconds'", "interval")
+
+
+def test_equality_takes_the_value_of_the_median_row() -> None:
+    """Rows listed from the most common value down: the value where half of them are
+    reached. A column with a few heavy values but mostly ordinary ones gives an ordinary
+    one (from the histogram, which holds the values not among the most common)."""
+    categories = _Stats(("a", "b", "c", "d"), (), (), (), (), (0.3, 0.15, 0.1, 0.05))
+    assert categories.typical() == "c"  # 0.3 + 0.15 + 0.1 reaches half the rows
+    nulls = _Stats(("a", "b"), (), (), (), (), (0.3, 0.1), null_frac=0.5)
+    assert nulls.typical() == "a"  # half of the non-null rows
+    sellers = _Stats(("1", "2"), ("10", "20", "30", "40", "50"), (), (), (), (0.02, 0.01))
+    assert sellers.typical() == "30"
+    unknown = _Stats(("x", "y"), (), (), (), ())
+    assert unknown.typical() == "x"  # no frequencies: the most common
+    assert _Stats((), (), (), (), ()).typical() is None
+    value = _from_stats(_Use(1, "eq"), sellers, BIGINT)
+    assert value == _Sql("'30'", "bigint")
 
 
 def test_no_statistics_no_value() -> None:

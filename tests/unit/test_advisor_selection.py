@@ -224,3 +224,16 @@ def test_a_risky_index_does_not_ride_along_with_the_companion_doing_all_the_work
     )
     assert found.chosen == [composite]
     assert found.final[1].worst <= 500.0
+
+
+def test_the_workload_floor_follows_the_workload_as_it_stands() -> None:
+    """One statement the planner costs enormously (an RLS subquery charged on every row)
+    dominates today's workload; once an index fixes it, a 40% saving on another statement
+    is worth having though it is far below 0.5% of today's total."""
+    a, b = idx("a"), idx("b")
+    limits = Limits(min_absolute_saving=0.0, min_workload_share=0.005)
+    found = select(problem({1: 10_000_000, 2: 1000}, {a: {1: 100}, b: {2: 600}}, limits=limits))
+    assert found.chosen == [a, b]
+    # without the fix for statement 1, 400 is below the floor of the workload
+    alone = select(problem({1: 10_000_000, 2: 1000}, {b: {2: 600}}, limits=limits))
+    assert alone.chosen == []

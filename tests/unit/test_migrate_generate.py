@@ -180,6 +180,17 @@ def test_unvalidated_advice_needs_review() -> None:
     assert migration.review_required
 
 
+def test_an_index_s_requirement_is_its_own_migration_with_an_exact_rollback() -> None:
+    needs = {**TRIGRAM, "requires": ["CREATE EXTENSION IF NOT EXISTS pg_trgm"]}
+    plan = plan_fixes(report([], {"indexes": [needs], "drops": []}), include_review=True)
+    extension, index = plan.migrations
+    assert extension.name == "0001_create_extension_pg_trgm"
+    assert extension.up_sql == "CREATE EXTENSION IF NOT EXISTS pg_trgm"
+    assert extension.down_sql == 'DROP EXTENSION IF EXISTS "pg_trgm"'
+    assert extension.transactional and extension.review_required
+    assert index.name == "0002_add_index_products_name_gin_idx"
+
+
 def test_drops_come_last_and_only_once() -> None:
     plan = plan_fixes(report([DUPLICATE, POLICY], {"indexes": [ADVISED], "drops": [ADVISED_DROP]}))
     names = [m.name for m in plan.migrations]

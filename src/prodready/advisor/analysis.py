@@ -829,3 +829,108 @@ def _alias(item: Any, default: str) -> str:
 def _add(items: list[Any], item: object) -> None:
     if item not in items:
         items.append(item)
+
+
+# -- a plan node's Filter, as EXPLAIN prints it --
+
+
+def filter_constants(text: str) -> list[Constant] | None:
+    """The conjuncts of an EXPLAIN `Filter:` as literal predicates on columns, or None when
+    any conjunct is something else (a pattern, a parameter, a function, a subplan).
+
+    `((deleted_at IS NULL) AND (status = 'active'::text))` -> two Constants. Duplicates
+    (row-level security repeats the query's own quals) come back once.
+    """
+    try:
+        statements = parse_sql(f"SELECT 1 WHERE {text}")
+    except ParseError:
+        return None
+    select = statements[0].stmt if len(statements) == 1 else None
+    if not isinstance(select, ast.SelectStmt):
+        return None
+    found: list[Constant] = []
+    for conjunct in _conjuncts(select.whereClause):
+        constant = _filter_constant(conjunct)
+        if constant is None:
+            return None
+        _add(found, constant)
+    return found
+
+
+def _conjuncts(node: Any) -> Iterator[Any]:
+    if isinstance(node, ast.BoolExpr) and node.boolop == BoolExprType.AND_EXPR:
+        for arg in node.args or ():
+            yield from _conjuncts(arg)
+    else:
+        yield node
+
+
+def _filter_constant(node: Any) -> Constant | None:
+    text = _unqualified_sql(node)
+    if isinstance(node, ast.NullTest):
+        column = _plain_column(node.arg)
+        null = node.nulltesttype == NullTestType.IS_NULL
+        return Constant(column, text, "null" if null else "notnull") if column else None
+    if isinstance(node, ast.BoolExpr) and node.boolop == BoolExprType.NOT_EXPR:
+        column = _plain_column((node.args or (None,))[0])
+        return Constant(column, text, "bool", ("f",)) if column else None
+    if isinstance(node, ast.ColumnRef):
+        column = _plain_column(node)
+        return Constant(column, text, "bool", ("t",)) if column else None
+    if not isinstance(node, ast.A_Expr) or not node.name or node.name[-1].sval != "=":
+        return None
+    left: Any = node.lexpr
+    right: Any = node.rexpr
+    if _plain_column(left) is None:
+        left, right = right, left
+    column = _plain_column(left)
+    if column is None:
+        return None
+    if node.kind == A_Expr_Kind.AEXPR_OP:
+        values = _literals(right)
+        return Constant(column, text, "eq", values) if values is not None else None
+    if node.kind == A_Expr_Kind.AEXPR_OP_ANY:
+        items = _array_items(right)
+        return Constant(column, text, "in", items) if items is not None else None
+    return None
+
+
+def _plain_column(node: Any) -> str | None:
+    """The column of `col`, `t.col` or `(col)::type` (EXPLAIN casts varchar to text)."""
+    while isinstance(node, ast.TypeCast):
+        node = node.arg
+    if isinstance(node, ast.ColumnRef) and isinstance(_fields(node)[-1], ast.String):
+        return str(_fields(node)[-1].sval)
+    return None
+
+
+def _array_items(node: Any) -> tuple[str, ...] | None:
+    """The elements of an array literal `'{a,"b c"}'::type[]` (no NULLs, no nesting)."""
+    while isinstance(node, ast.TypeCast):
+        node = node.arg
+    if not isinstance(node, ast.A_Const) or not isinstance(node.val, ast.String):
+        return None
+    text = str(node.val.sval).strip()
+    if not (text.startswith("{") and text.endswith("}")) or "{" in text[1:-1]:
+        return None
+    items: list[str] = []
+    current: list[str] = []
+    quoted = escaped = False
+    for char in text[1:-1]:
+        if escaped:
+            current.append(char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif char == "," and not quoted:
+            items.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    items.append("".join(current))
+    items = [i for i in items if i != ""]
+    if any(i.upper() == "NULL" for i in items):
+        return None
+    return tuple(items)

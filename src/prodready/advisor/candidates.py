@@ -256,7 +256,7 @@ def _btrees(
         if not keys:
             continue
         variants: list[list[str]] = [[]]
-        covering = _covering(scan, keys, width)
+        covering = _covering(scan, keys, width, where)
         if covering:
             variants.append(covering)
         for include in variants:
@@ -271,11 +271,12 @@ def _btrees(
             )
 
 
-def _covering(scan: Scan, keys: list[IndexKey], width: int) -> list[str]:
-    """INCLUDE columns for an index-only scan, when they fit in the width."""
+def _covering(scan: Scan, keys: list[IndexKey], width: int, where: _Where | None) -> list[str]:
+    """INCLUDE columns for an index-only scan, when they fit in the width. A partial index's
+    own predicate columns are left out: the quals it implies are not rechecked."""
     if scan.star or any(not k.is_column for k in keys):
         return []
-    rest = sorted(scan.used - {k.expr for k in keys})
+    rest = sorted(scan.used - {k.expr for k in keys} - (where.columns if where else set()))
     return rest if 0 < len(rest) <= width - len(keys) else []
 
 
@@ -288,40 +289,62 @@ def _partials(
     sort: list[IndexKey],
     width: int,
 ) -> Iterator[Candidate]:
-    """Partial indexes: WHERE the rare literal predicates (or all of them), keys the rest."""
+    """Partial indexes: WHERE the rare literal predicates (or all of them), keys the rest.
+
+    An ORDER BY ... LIMIT also gets its sort keys under a WHERE of all the literal
+    predicates but IN lists, however common: the scan then walks only matching rows in
+    order and stops at the limit, with nothing left to filter (so no risk that matching
+    rows come late). A row-level security policy often repeats those predicates (status =
+    'active' AND deleted_at IS NULL): the index predicate then implies the policy's too.
+    """
     constants = [c for c in scan.constants if _categorical(c, stats)]
     if not constants:
         return
     selectivity = {c: stats.selectivity(c.column, c.kind, c.values) for c in constants}
     rare = [c for c in constants if (selectivity[c] or 1.0) <= PARTIAL_MAX_SELECTIVITY]
-    combined = 1.0
-    for value in selectivity.values():
-        combined *= value if value is not None else 1.0
     variants = []
     if rare:
         variants.append(rare)
-    if combined <= PARTIAL_ALL_CONSTANTS and len(constants) > len(rare):
+    if _share(constants, selectivity) <= PARTIAL_ALL_CONSTANTS and len(constants) > len(rare):
         variants.append(constants)
-    for constants in variants:
-        fixed = {c.column for c in constants if c.kind in ("eq", "bool", "null")}
-        share = 1.0
-        for constant in constants:
-            share *= selectivity[constant] or 1.0
-        columns = frozenset(c.column for c in constants)
-        where = _Where(
-            " AND ".join(sorted(c.sql for c in constants)), columns, share, tuple(sorted(fixed))
-        )
-        keys_eq = [IndexKey(c) for c in eq if c not in fixed]
-        keys_in = [IndexKey(c) for c in ins if c not in fixed]
+    for variant in variants:
+        where = _where(variant, selectivity)
+        keys_eq = [IndexKey(c) for c in eq if c not in where.fixed]
+        keys_in = [IndexKey(c) for c in ins if c not in where.fixed]
         shapes = [[*keys_eq, *keys_in]]
         if sort:
             shapes.append([*keys_eq, *sort])
-        shapes += [[*keys_eq, IndexKey(c)] for c in ranges if c not in fixed]
-        shapes += [[IndexKey(c), *keys_eq] for c in scan.joins if c not in fixed]
+        shapes += [[*keys_eq, IndexKey(c)] for c in ranges if c not in where.fixed]
+        shapes += [[IndexKey(c), *keys_eq] for c in scan.joins if c not in where.fixed]
         if not any(shapes):
             # nothing left to seek on: a small index on the predicate's own column
-            shapes.append([IndexKey(sorted(columns)[0])])
+            shapes.append([IndexKey(sorted(where.columns)[0])])
         yield from _btrees(scan, shapes, width, where)
+    # IN lists are left out: they are the sets a user picks (a status tab), not the fixed
+    # conditions (active, not deleted) every call of the query shares
+    fixed = [c for c in constants if c.kind != "in"]
+    if sort and scan.limited and fixed and fixed not in variants:
+        where = _where(fixed, selectivity)
+        keys_eq = [IndexKey(c) for c in eq if c not in where.fixed]
+        yield from _btrees(scan, [[*keys_eq, *sort]], width, where)
+
+
+def _share(constants: list[Constant], selectivity: dict[Constant, float | None]) -> float:
+    """Share of rows all of `constants` keep (independent columns; unknown counts as 1)."""
+    share = 1.0
+    for constant in constants:
+        share *= selectivity[constant] or 1.0
+    return share
+
+
+def _where(constants: list[Constant], selectivity: dict[Constant, float | None]) -> _Where:
+    fixed = {c.column for c in constants if c.kind in ("eq", "bool", "null")}
+    return _Where(
+        " AND ".join(sorted(c.sql for c in constants)),
+        frozenset(c.column for c in constants),
+        _share(constants, selectivity),
+        tuple(sorted(fixed)),
+    )
 
 
 def _categorical(constant: Constant, stats: TableStats) -> bool:

@@ -1,14 +1,16 @@
 """The advisor pipeline: workload statements in, proven index recommendations out.
 
-read the catalog → analyse every statement (pglast) → cost each as it is today → generate
-candidates → choose a set greedily with what-if costs (HypoPG, or real indexes in a
-rolled-back transaction on databases prodready owns) → check that no statement gets
-slower → describe each index with its DDL, size and before/after costs → validate drops.
+read the catalog → analyse every statement (pglast) → cost each as it is today, as the role
+that runs it → generate candidates → choose a set greedily with what-if costs (HypoPG, or
+real indexes in a rolled-back transaction on databases prodready owns) → check that no
+statement gets slower → describe each index with its DDL, size and before/after costs →
+validate drops.
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -20,11 +22,13 @@ from psycopg.types.datetime import TimestamptzLoader
 from psycopg.types.numeric import NumericLoader
 
 from prodready.advisor.analysis import (
+    JSON_OPS,
     AnalysisError,
     QueryAnalysis,
     SimpleCatalog,
     TableName,
     analyze,
+    filter_constants,
 )
 from prodready.advisor.candidates import (
     Candidate,
@@ -46,7 +50,14 @@ from prodready.advisor.model import (
 from prodready.advisor.params import fix_normalised
 from prodready.advisor.selection import Limits, Problem, Selection, Workload, select
 from prodready.advisor.sizes import ColumnStats, KeyWidth, TableStats, btree_bytes, gin_bytes
-from prodready.advisor.whatif import Mode, PlanCost, PlannedStatement, WhatIf, WhatIfError
+from prodready.advisor.whatif import (
+    Mode,
+    PlanCost,
+    PlannedStatement,
+    WhatIf,
+    WhatIfError,
+    role_access,
+)
 from prodready.db.checks.indexes import index_name
 from prodready.db.collect import collect_from
 from prodready.db.snapshot import Snapshot
@@ -59,7 +70,9 @@ MIN_WORKLOAD_SHARE = 0.005  # an index saving under 0.5% of the workload is not 
 INDEX_WRITE_COST = 1.0  # cost units to insert one entry into one index (descent + WAL)
 DELETE_SHARE = 0.25  # deleted entries cost later, when vacuum removes them
 GIN_MIN_ROWS = 10_000  # a GIN index on a smaller table rarely beats a scan
+TRGM_REQUIREMENT = ("CREATE EXTENSION IF NOT EXISTS pg_trgm",)  # said in `requires`
 GIN_EXPECTED_SAVING = 0.9  # what an unvalidated GIN suggestion must be able to save
+OPERATOR_NAMES = {"~~": "LIKE", "~~*": "ILIKE", "@@": "text search (@@)"}
 COLLECT_SETTINGS = (
     "statement_timeout",
     "lock_timeout",
@@ -103,7 +116,7 @@ def advise(
     catalog = load_catalog(conn, bound)
     mode = _mode(catalog, allow_real_indexes, result)
     say("analysing the statements")
-    statements = _analyse(bound, catalog, result)
+    statements = _analyse(bound, catalog, result, _plan_roles(conn, bound, result))
     limits = Limits(
         budget_bytes,
         max_indexes,
@@ -117,6 +130,7 @@ def advise(
         mode=mode or "none",
         reltuples=catalog.reltuples(),
         hypopg_schema=catalog.hypopg_schema,
+        filter_share=_FilterShares(catalog.tables),
     )
     with session:
         run = _Run(catalog, statements, session, limits, max_index_width, result, say)
@@ -147,6 +161,8 @@ class Catalog:
     hypopg_schema: str
     trgm: bool
     workload_window_s: float | None  # pg_stat_statements' time frame, when known
+    trgm_available: bool = True  # the server has pg_trgm's files (CREATE EXTENSION works)
+    leakproof: dict[str, bool] = field(default_factory=dict)  # operator name -> leakproof
 
     def reltuples(self) -> dict[TableName, float]:
         return {t: s.rows for t, s in self.tables.items()}
@@ -176,7 +192,28 @@ def load_catalog(conn: psycopg.Connection, bound: list[BoundQuery]) -> Catalog:
         hypopg_schema=hypopg.schema if hypopg else "public",
         trgm="pg_trgm" in snap.extension_map,
         workload_window_s=_workload_window(conn, snap, bound),
+        trgm_available=_extension_available(conn, "pg_trgm"),
+        leakproof=_leakproof_operators(conn),
     )
+
+
+def _extension_available(conn: psycopg.Connection, name: str) -> bool:
+    row = conn.execute(
+        "SELECT /* prodready */ count(*) FROM pg_available_extensions WHERE name = %s", (name,)
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _leakproof_operators(conn: psycopg.Connection) -> dict[str, bool]:
+    """Whether some implementation of each search operator is leakproof: under row-level
+    security only leakproof operators may become index conditions."""
+    rows = conn.execute(
+        "SELECT /* prodready */ o.oprname::text, bool_or(p.proleakproof)"
+        " FROM pg_operator o JOIN pg_proc p ON p.oid = o.oprcode"
+        " WHERE o.oprname = ANY(%s) GROUP BY 1",
+        (sorted({"~~", "~~*", "@@", *JSON_OPS}),),
+    ).fetchall()
+    return {str(name): bool(leakproof) for name, leakproof in rows}
 
 
 def _snapshot(conn: psycopg.Connection) -> Snapshot:
@@ -295,7 +332,34 @@ class _Statement:
         return self.bound.query.text
 
 
-def _analyse(bound: list[BoundQuery], catalog: Catalog, result: AdvisorResult) -> list[_Statement]:
+def _plan_roles(
+    conn: psycopg.Connection, bound: list[BoundQuery], result: AdvisorResult
+) -> dict[str, str | None]:
+    """The role each workload role is planned as: itself, or None (the advisor's login) when
+    the login may not SET ROLE to it; one note says which roles and why."""
+    wanted = {b.query.role for b in bound if b.query.role}
+    row = conn.execute("SELECT current_user::text").fetchone()
+    login = str(row[0]) if row else ""
+    access = role_access(conn, wanted - {login})
+    refused = {role: why for role, why in access.items() if why is not None}
+    if refused:
+        counts = Counter(b.query.role for b in bound if b.query.role in refused)
+        parts = "; ".join(
+            f"{role} ({counts[role]} statement(s)): {why}" for role, why in sorted(refused.items())
+        )
+        result.notes.append(
+            f"planned as {login} instead of the role that runs them, so that role's "
+            f"row-level security is not reflected in their plans: {parts}"
+        )
+    return {role: None if role == login or role in refused else role for role in wanted}
+
+
+def _analyse(
+    bound: list[BoundQuery],
+    catalog: Catalog,
+    result: AdvisorResult,
+    roles: Mapping[str, str | None],
+) -> list[_Statement]:
     statements = []
     for position, item in enumerate(bound):
         try:
@@ -311,6 +375,7 @@ def _analyse(bound: list[BoundQuery], catalog: Catalog, result: AdvisorResult) -
             param_types=item.param_types,
             opaque=analysis.opaque,
             writes=analysis.kind != "select",
+            role=roles.get(item.query.role) if item.query.role else None,
         )
         statements.append(_Statement(position, item, analysis, planned))
     return statements
@@ -511,6 +576,7 @@ class _Run:
         write: float = 0.0,
         confidence: Confidence | None = None,
         reason: str | None = None,
+        requires: tuple[str, ...] = (),
     ) -> None:
         table = self.catalog.tables.get(candidate.table)
         partitioned = table is not None and table.kind == "p"
@@ -535,6 +601,7 @@ class _Run:
                 queries=queries,
                 write_overhead=write / gain if gain > 0 else 0.0,
                 reason=reason or _reason(candidate, effect, self.base, gain, write),
+                requires=requires,
             )
         )
 
@@ -580,19 +647,62 @@ class _Run:
             stats = self.catalog.tables.get(candidate.table)
             if stats is None or stats.rows < GIN_MIN_ROWS:
                 continue
-            helped = [s for s in self.statements if s.id in ids]
+            asking = [s for s in self.statements if s.id in ids]
+            helped = [s for s in asking if self._blocked_by_rls(s, candidate) is None]
             could_save = GIN_EXPECTED_SAVING * sum(s.weight * final[s.id].cost for s in helped)
-            floor = MIN_WORKLOAD_SHARE * self.result.workload_cost_before
+            floor = MIN_WORKLOAD_SHARE * self.result.workload_cost_after
             if could_save < max(self.limits.min_absolute_saving, floor):
+                if len(helped) < len(asking):
+                    self._note_rls(candidate, [s for s in asking if s not in helped])
                 continue
             self._add(
                 candidate,
                 _Effect(total, total, helped, final),
                 confidence="unvalidated",
                 reason=_search_reason(
-                    candidate, self.catalog.trgm, self.whatif.broken.get(candidate)
+                    candidate,
+                    self.catalog.trgm,
+                    self.catalog.trgm_available,
+                    self.whatif.broken.get(candidate),
                 ),
+                requires=TRGM_REQUIREMENT
+                if candidate.search == "trigram" and not self.catalog.trgm
+                else (),
             )
+
+    def _blocked_by_rls(self, statement: _Statement, candidate: Candidate) -> str | None:
+        """Why row-level security keeps the planner from using `candidate` for `statement`:
+        a policy applies to its role and the search operator is not leakproof (such a qual
+        may not run before the policy's, so it can never be an index condition)."""
+        key = candidate.keys[0]
+        ops = {
+            search.op
+            for scan in statement.analysis.scans_of(candidate.table)
+            for search in scan.searches
+            if search.kind == candidate.search and search.expr == key.expr
+        }
+        leaky = sorted(op for op in ops if not self.catalog.leakproof.get(op, False))
+        if not leaky or len(leaky) < len(ops):
+            return None
+        role = statement.planned.role
+        if not self.whatif.rls_applies(role, candidate.table):
+            return None
+        names = ", ".join(OPERATOR_NAMES.get(op, op) for op in leaky)
+        return (
+            f"row-level security applies to {role or 'the advisor login'} on "
+            f"{candidate.table.qualified} and {names} is not leakproof, so the planner "
+            "cannot use an index for it"
+        )
+
+    def _note_rls(self, candidate: Candidate, blocked: list[_Statement]) -> None:
+        why = self._blocked_by_rls(blocked[0], candidate)
+        shown = "; ".join(_short(s.text, 60) for s in blocked[:2])
+        more = f" and {len(blocked) - 2} more" if len(blocked) > 2 else ""
+        self.result.notes.append(
+            f"not recommended: {candidate.label()}: {why}; it would only be written, never "
+            f"read ({shown}{more}). A SECURITY DEFINER function or a policy-free path for "
+            "the search lets an index serve it"
+        )
 
     def _fits(self, size: int) -> bool:
         """Room for one more index of `size` bytes within max_indexes and the budget."""
@@ -652,6 +762,34 @@ class _CostFunction:
                 except WhatIfError:
                     found[statement.id] = self.base[statement.id]
             return found
+
+
+class _FilterShares:
+    """The share of rows a plan node's Filter keeps, from pg_stats, for the what-if's
+    LIMIT risk bound; None when the filter is more than literal predicates on columns."""
+
+    def __init__(self, tables: Mapping[TableName, TableStats]) -> None:
+        self.tables = tables
+        self.known: dict[tuple[TableName, str], float | None] = {}
+
+    def __call__(self, table: TableName, text: str) -> float | None:
+        key = (table, text)
+        if key not in self.known:
+            self.known[key] = self._share(table, text)
+        return self.known[key]
+
+    def _share(self, table: TableName, text: str) -> float | None:
+        stats = self.tables.get(table)
+        constants = filter_constants(text) if stats is not None else None
+        if stats is None or constants is None:
+            return None
+        share = 1.0
+        for constant in constants:
+            kept = stats.selectivity(constant.column, constant.kind, constant.values)
+            if kept is None:
+                return None
+            share *= kept
+        return share
 
 
 class _WriteModel:
@@ -787,17 +925,23 @@ def _reason(
     return text
 
 
-def _search_reason(candidate: Candidate, trgm: bool, why: str | None) -> str:
+def _search_reason(candidate: Candidate, trgm: bool, available: bool, why: str | None) -> str:
     kind = {
         "fulltext": "full-text search (@@)",
         "trigram": "substring search (LIKE/ILIKE with a leading wildcard)",
         "jsonb": "jsonb containment",
     }.get(candidate.search or "", "this search")
-    text = (
+    text = ""
+    if candidate.search == "trigram" and not trgm:
+        # said first: the CREATE INDEX fails without it
+        text = (
+            "requires CREATE EXTENSION pg_trgm first (not installed in this database)"
+            if available
+            else "requires the pg_trgm extension, which this server lacks: install the "
+            "PostgreSQL contrib package, then CREATE EXTENSION pg_trgm"
+        ) + "; "
+    return text + (
         f"{kind} cannot use a b-tree; HypoPG cannot simulate this GIN index"
         f"{f' ({why})' if why else ''}, so it is not costed: build it on a copy or in a "
         "maintenance window and compare EXPLAIN ANALYZE"
     )
-    if candidate.search == "trigram" and not trgm:
-        text += "; it needs the pg_trgm extension (CREATE EXTENSION pg_trgm), not installed here"
-    return text

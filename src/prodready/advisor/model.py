@@ -92,6 +92,8 @@ class IndexRecommendation:
     queries: list[QueryEffect]
     write_overhead: float
     reason: str = ""
+    # statements that must run first, e.g. CREATE EXTENSION pg_trgm for a trigram index
+    requires: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -107,6 +109,7 @@ class IndexRecommendation:
             "queries": [q.to_json() for q in self.queries],
             "write_overhead": round(self.write_overhead, 4),
             "reason": self.reason,
+            "requires": list(self.requires),
         }
 
 

@@ -4,7 +4,11 @@ Planning `WHERE buyer_id = $1` with NULL (what Dexter does) gives a constant-fal
 and wrong index choices. `bind` infers the column each `$n` is compared with from the
 pglast tree, then fills it with what the application really sends (the log's `parameters:`
 lines) or, failing that, with values the planner's own statistics say are realistic
-(`pg_stats` most common values and histogram bounds). Parameters whose value does not steer
+(`pg_stats` most common values and histogram bounds). An equality gets a value of typical
+frequency, not the most common one: a heavy seller or a hot product is planned for
+differently (a hash join over its thousands of rows) from the thousands of ordinary ones
+most calls ask for. `now() - $n` gets a round window (a day, a week, 30 days...) about a
+tenth of the column's history. Parameters whose value does not steer
 the plan (function arguments, select-list values) get a valid default of their type; LIMIT
 gets 50 and OFFSET 0. When a compared column has no statistics, the statement is planned
 as a generic plan instead (method "generic": PREPARE with the inferred types).
@@ -41,6 +45,12 @@ from prodready.sqlgen import render
 LIMIT_VALUE = "50"
 OFFSET_VALUE = "0"
 ANY_VALUES = 2  # values in a `col = ANY($n)` array
+RECENT_SHARE = 0.1  # `col > now() - $n`: a window of about this share of the column's history
+# the windows applications write: an hour, a day, a week, 30 days, a quarter, a year
+WINDOWS = (
+    (3600.0, "1 hour"), (86400.0, "1 day"), (7 * 86400.0, "7 days"),
+    (30 * 86400.0, "30 days"), (90 * 86400.0, "90 days"), (365 * 86400.0, "365 days"),
+)  # fmt: skip
 BATCH = 50  # statements per multi-statement PREPARE / EXPLAIN round trip
 
 _COMPARISONS = {
@@ -476,12 +486,35 @@ class _Stats:
     elems: tuple[str, ...]
     elem_freqs: tuple[float, ...]
     age_s: tuple[float | None, ...]
+    mcf: tuple[float, ...] = ()  # most_common_freqs, one per mcv
+    null_frac: float = 0.0
 
     def values(self) -> list[str]:
         """Most common first, then histogram bounds from the middle out: realistic, distinct."""
         middle = len(self.histogram) // 2
         order = sorted(range(len(self.histogram)), key=lambda i: abs(i - middle))
         return list(dict.fromkeys([*self.mcv, *(self.histogram[i] for i in order)]))
+
+    def typical(self) -> str | None:
+        """The value of the median row: list values from most to least common, and take the
+        one where half the rows are reached. On a skewed column (one seller with 900
+        products, most with 20) that is an ordinary value, from the histogram (which holds
+        the values that are not among the most common); on a category column where one
+        value holds most rows (80% delivered), that value."""
+        values = self.values()
+        if not values:
+            return None
+        if len(self.mcf) != len(self.mcv):
+            return values[0]  # frequencies unknown: the most common value
+        half = (1.0 - self.null_frac) / 2
+        seen = 0.0
+        for value, frequency in zip(self.mcv, self.mcf, strict=True):
+            seen += frequency
+            if seen >= half:
+                return value
+        if self.histogram:
+            return self.histogram[len(self.histogram) // 2]
+        return self.mcv[-1] if self.mcv else values[0]
 
 
 @dataclass(frozen=True)
@@ -966,8 +999,10 @@ def _read_stats(
             tuple(elems or ()),
             tuple(freqs or ()),
             tuple(age or ()),
+            tuple(mcf or ()),
+            float(null_frac or 0.0),
         )
-        for schema, table, column, mcv, hist, elems, freqs, age in rows
+        for schema, table, column, mcv, hist, elems, freqs, age, mcf, null_frac in rows
     }
 
 
@@ -1096,7 +1131,10 @@ def _from_stats(use: _Use, stats: _Stats, ptype: _Type) -> _Sql | None:
         return _cast(sql.Literal(values[use.position % len(values)]), ptype) if values else None
     if kind == "any" and ptype.category == "A":
         return _cast(sql.Literal(_array_literal(values[:ANY_VALUES])), ptype) if values else None
-    if kind in ("eq", "ne", "any"):
+    if kind in ("eq", "ne"):
+        typical = stats.typical()
+        return _cast(sql.Literal(typical), ptype) if typical is not None else None
+    if kind == "any":
         return _cast(sql.Literal(values[0]), ptype) if values else None
     if kind in ("gt", "lt", "between_lo", "between_hi"):
         fraction = {"gt": 0.9, "lt": 0.1, "between_lo": 0.45, "between_hi": 0.55}[kind]
@@ -1113,22 +1151,33 @@ def _from_stats(use: _Use, stats: _Stats, ptype: _Type) -> _Sql | None:
 
 
 def _age(use: _Use, stats: _Stats, ptype: _Type) -> _Sql | None:
-    """`col >= now() - $n`: the age of a recent histogram bound (an old one for `<`)."""
+    """`col >= now() - $n`: a round window of about a tenth of the column's history (`<`:
+    nine tenths, what an archive or purge keeps), as applications write them.
+
+    A share of the rows would be wrong on a table whose recent rows dominate (a growing
+    app): its newest tenth of orders is three days, while its dashboards ask for 30.
+    """
     ages = [a for a in stats.age_s if a is not None]
-    if not ages:
+    if not ages or ages[0] <= 0:
         return None
-    # ages run oldest to newest; `>` keeps the newest tenth, `<` the oldest
-    fraction = 0.9 if use.direction == "gt" else 0.1
-    seconds = ages[round(fraction * (len(ages) - 1))]
+    # ages run oldest to newest: the first is how far back the data goes
+    share = RECENT_SHARE if use.direction == "gt" else 1.0 - RECENT_SHARE
+    seconds, text = _round_window(share * ages[0])
     if use.sign == "+":
-        seconds = -seconds
-    days = seconds / 86400
+        seconds, text = -seconds, f"-{text}"
     if ptype.category == "N":
-        return _cast(sql.Literal(str(round(days))), ptype)
+        return _cast(sql.Literal(str(round(seconds / 86400))), ptype)
     if ptype.base != "interval":
         return None
-    text = f"{round(days)} days" if abs(days) >= 1 else f"{round(seconds)} seconds"
     return _cast(sql.Literal(text), ptype)
+
+
+def _round_window(seconds: float) -> tuple[float, str]:
+    """The longest common window not longer than `seconds` (raw seconds below an hour)."""
+    fitting = [w for w in WINDOWS if w[0] <= seconds]
+    if not fitting:
+        return float(round(seconds)), f"{round(seconds)} seconds"
+    return fitting[-1]
 
 
 def _default(ptype: _Type) -> _Sql | None:

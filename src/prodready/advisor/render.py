@@ -125,7 +125,9 @@ def _terminal_index(number: int, index: IndexRecommendation) -> Iterator[Rendera
     yield Text("   " + visible_sql(index.definition))
     yield Text("   rollback: " + visible_sql(index.rollback), style="dim")
     if index.reason:
-        yield Text("   " + one_line(index.reason), style="dim")
+        # a prerequisite (CREATE EXTENSION pg_trgm) must not fade into the background
+        style = "" if _prerequisite(index) else "dim"
+        yield Text("   " + one_line(index.reason), style=style)
     if index.queries:
         table = Table(box=box.SIMPLE, show_header=True, header_style="dim", padding=(0, 1))
         table.add_column("query", overflow="fold", ratio=4)
@@ -155,6 +157,11 @@ def _terminal_drop(drop: DropRecommendation) -> Iterator[RenderableType]:
     if drop.detail:
         yield Text("   " + one_line(drop.detail), style="dim")
     yield Text("")
+
+
+def _prerequisite(index: IndexRecommendation) -> bool:
+    """The index cannot be built before something else is done (an extension created)."""
+    return "CREATE EXTENSION" in index.reason
 
 
 def _speedup(before: float, after: float, confidence: str) -> str:
@@ -211,7 +218,11 @@ def _markdown_index(number: int, index: IndexRecommendation) -> Iterator[str]:
     yield ", ".join(facts) + "."
     if index.reason:
         yield ""
-        yield _cell(one_line(index.reason))
+        reason = _cell(one_line(index.reason))
+        if _prerequisite(index) and "; " in reason:
+            first, rest = reason.split("; ", 1)
+            reason = f"**{first}**; {rest}"
+        yield reason
     yield ""
     yield from _fence(index.definition + ";", "-- rollback", index.rollback + ";")
     if index.queries:

@@ -401,14 +401,19 @@ def _pays_off(
     helped: list[int],
     net: float,
 ) -> bool:
-    """An absolute saving, a share of what the helped statements cost, a workload floor."""
+    """An absolute saving, a share of what the helped statements cost, a workload floor.
+
+    The floor is a share of the workload as it stands at this step, not as it was: one
+    statement the planner costs enormously (a row-level security subquery charged on every
+    row of a sequential scan) must not, once fixed, hide every other saving.
+    """
     cost = sum(problem.workload.weights[s] * current[s].cost for s in helped)
     limits = problem.limits
     return (
         net > 0
         and net >= limits.min_absolute_saving
         and net >= limits.min_relative_saving * cost
-        and net >= limits.min_workload_share * problem.workload.total(base)
+        and net >= limits.min_workload_share * problem.workload.total(current)
     )
 
 

@@ -8,17 +8,24 @@ a workload after a change on one table only re-plans the statements that read it
 EXPLAIN counts as one planner call. A plan whose ORDER BY ... LIMIT relies on a new index
 that filters gets a pessimistic bound (`PlanCost.worst`): the planner assumes matching
 rows come early in the index order, and a skewed value makes it read the whole index.
+
+Each statement is planned as the role that runs it (`SET ROLE`), so row-level security
+policies shape its plan as they do in production: under RLS, a qual whose operator is not
+leakproof (ILIKE, @@, ...) cannot be an index condition. Hypothetical indexes belong to the
+backend, not the role, so they are seen under any role.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import psycopg
 from psycopg import sql
+from psycopg.pq import TransactionStatus
 
 from prodready.advisor.analysis import TableName
 from prodready.advisor.candidates import Candidate
@@ -28,9 +35,12 @@ TIMEOUT_MS = 10_000
 MAX_LIVE_HYPOTHETICAL = 200  # HypoPG keeps them in backend memory and a small OID pool
 STREAMING_AGGREGATES = ("Sorted", "Mixed")  # "Plain" and "Hashed" read all their input
 BLOCKING = frozenset({"Sort", "Hash", "Materialize", "SetOp", "Recursive Union", "BitmapAnd"})
-MILD_FILTER = 0.5  # an ordered full-index scan whose filter keeps half the rows is safe
 _HYPO_NAME = re.compile(r"^<(\d+)>")
 _PARAM = re.compile(r"\$(\d+)")
+
+
+# share of a table's rows a plan node's Filter keeps, when statistics can tell (else None)
+FilterShare = Callable[[TableName, str], float | None]
 
 
 class WhatIfError(Exception):
@@ -48,6 +58,7 @@ class PlannedStatement:
     param_types: tuple[str, ...] = ()
     opaque: bool = False  # a view or unknown relation: every candidate may matter
     writes: bool = False
+    role: str | None = None  # planned after SET ROLE to it; None: as the advisor's login
 
 
 @dataclass(frozen=True)
@@ -71,22 +82,27 @@ class WhatIf:
     reltuples: dict[TableName, float] = field(default_factory=dict)
     timeout_ms: int = TIMEOUT_MS
     hypopg_schema: str = "public"  # where the extension lives (Supabase: "extensions")
+    filter_share: FilterShare | None = None
     planner_calls: int = 0
     cache_hits: int = 0
     broken: dict[Candidate, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self._cache: dict[tuple[int, frozenset[Candidate]], PlanCost] = {}
+        self._cache: dict[tuple[int, str | None, frozenset[Candidate]], PlanCost] = {}
         self._live: dict[Candidate, int] = {}  # hypothetical index -> its OID
         self._names: dict[str, Candidate] = {}  # plan node "Index Name" -> candidate
         self._saved: dict[str, str] = {}
         self._counter = 0
         self._probed: dict[Candidate, bool] = {}
+        self._rls: dict[tuple[str | None, TableName], bool] = {}
+        self._login_role = "none"  # the session's `role` setting before any SET ROLE of ours
 
     # -- session --
 
     def open(self) -> WhatIf:
         """Set our planner settings (restored by close) and start from no hypothetical index."""
+        row = self.conn.execute("SELECT current_setting('role')").fetchone()
+        self._login_role = str(row[0]) if row else "none"
         for name, value in (
             ("statement_timeout", str(self.timeout_ms)),
             ("plan_cache_mode", "force_generic_plan"),  # only prepared statements use it
@@ -157,13 +173,13 @@ class WhatIf:
         found: dict[int, PlanCost] = {}
         missing: list[tuple[PlannedStatement, frozenset[Candidate]]] = []
         for statement in statements:
-            key = (statement.id, _relevant(statement, config))
-            cached = self._cache.get(key)
+            relevant = _relevant(statement, config)
+            cached = self._cache.get(_key(statement, relevant))
             if cached is not None:
                 self.cache_hits += 1
                 found[statement.id] = cached
             else:
-                missing.append((statement, key[1]))
+                missing.append((statement, relevant))
         if missing and self.mode == "hypopg":
             for statement, relevant in missing:
                 found[statement.id] = self._hypothetical(statement, relevant)
@@ -177,10 +193,10 @@ class WhatIf:
         self._sync(statement, relevant)
         live = frozenset(c for c in relevant if c in self._live)
         plan = self._explain(statement)
-        cost = _parse(plan, self._names, self.reltuples, statement.tables)
-        self._cache[(statement.id, relevant)] = cost
+        cost = self._parse(plan, statement)
+        self._cache[_key(statement, relevant)] = cost
         if live != relevant:  # some failed to build: the same answer without them
-            self._cache[(statement.id, live)] = cost
+            self._cache[_key(statement, live)] = cost
         return cost
 
     def _sync(self, statement: PlannedStatement, relevant: frozenset[Candidate]) -> None:
@@ -223,9 +239,9 @@ class WhatIf:
                 for statement in statements:
                     with self.conn.transaction():
                         plan = self._explain(statement, nested=True)
-                    cost = _parse(plan, self._names, self.reltuples, statement.tables)
-                    self._cache[(statement.id, relevant)] = cost
-                    self._cache[(statement.id, built)] = cost
+                    cost = self._parse(plan, statement)
+                    self._cache[_key(statement, relevant)] = cost
+                    self._cache[_key(statement, built)] = cost
                     found[statement.id] = cost
         return found
 
@@ -244,14 +260,18 @@ class WhatIf:
             built.add(candidate)
         return frozenset(built)
 
+    def _parse(self, plan: dict[str, Any], statement: PlannedStatement) -> PlanCost:
+        return _parse(plan, self._names, self.reltuples, statement.tables, self.filter_share)
+
     def _explain(self, statement: PlannedStatement, nested: bool = False) -> dict[str, Any]:
         self.planner_calls += 1
         try:
             if statement.writes and not nested:
                 # EXPLAIN never executes, but keep DML inside a transaction that is undone
-                with self.conn.transaction(force_rollback=True):
+                with self.conn.transaction(force_rollback=True), self._acting_as(statement.role):
                     return self._explain_now(statement)
-            return self._explain_now(statement)
+            with self._acting_as(statement.role):
+                return self._explain_now(statement)
         except psycopg.errors.QueryCanceled:
             raise WhatIfError(
                 f"EXPLAIN timed out after {self.timeout_ms / 1000:g} s (statement_timeout)"
@@ -297,6 +317,79 @@ class WhatIf:
                 self.conn.execute(sql.SQL("DEALLOCATE {}").format(name))
         return _document(row)
 
+    # -- roles --
+
+    @contextmanager
+    def _acting_as(self, role: str | None) -> Iterator[None]:
+        """Run the block as `role` (its RLS policies apply), then return to the login's role.
+
+        When the block fails inside a transaction, that transaction's rollback undoes the
+        SET ROLE too (SET is transactional); a RESET there would meet an aborted transaction.
+        """
+        if role is None:
+            yield
+            return
+        self.conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
+        try:
+            yield
+        finally:
+            if not self.conn.closed and self.conn.info.transaction_status != (
+                TransactionStatus.INERROR
+            ):
+                self._restore_role()
+
+    def _restore_role(self) -> None:
+        if self._login_role == "none":
+            self.conn.execute("RESET ROLE")
+        else:
+            self.conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(self._login_role)))
+
+    def rls_applies(self, role: str | None, table: TableName) -> bool:
+        """Whether row-level security filters `table` for `role` (None: the login)."""
+        key = (role, table)
+        if key not in self._rls:
+            name = sql.Identifier(table.schema, table.name).as_string(self.conn)
+            try:
+                with self._acting_as(role):
+                    row = self.conn.execute("SELECT row_security_active(%s::regclass)", (name,))
+                    found = row.fetchone()
+            except psycopg.Error:
+                found = None  # a table this role cannot name: nothing to say about RLS
+            self._rls[key] = bool(found and found[0])
+        return self._rls[key]
+
+
+def role_access(conn: psycopg.Connection, roles: Iterable[str]) -> dict[str, str | None]:
+    """For each role: None when this session may SET ROLE to it, else why not.
+
+    SET ROLE needs the session user to be a superuser or a member of the role.
+    """
+    names = sorted(set(roles))
+    if not names:
+        return {}
+    rows = conn.execute(
+        "SELECT /* prodready */ w.name, r.oid IS NOT NULL,"
+        " r.oid IS NOT NULL AND pg_has_role(session_user, r.oid, 'MEMBER'), session_user::text"
+        " FROM unnest(%s::text[]) AS w(name) LEFT JOIN pg_roles r ON r.rolname = w.name",
+        (names,),
+    ).fetchall()
+    found: dict[str, str | None] = {}
+    for name, exists, member, login in rows:
+        if not exists:
+            found[str(name)] = "the role does not exist in this cluster"
+        elif not member:
+            found[str(name)] = f"the login {login} is not a member of it"
+        else:
+            found[str(name)] = None
+    return found
+
+
+def _key(
+    statement: PlannedStatement, relevant: frozenset[Candidate]
+) -> tuple[int, str | None, frozenset[Candidate]]:
+    """A plan depends on the statement, the role it runs as and the candidates it may use."""
+    return (statement.id, statement.role, relevant)
+
 
 def _relevant(statement: PlannedStatement, config: frozenset[Candidate]) -> frozenset[Candidate]:
     if statement.opaque:
@@ -332,6 +425,7 @@ class _PlanWalk:
     names: dict[str, Candidate]
     reltuples: dict[str, float]  # relation name -> rows (for the statement's tables)
     schemas: dict[str, str]  # relation name -> schema
+    filter_share: FilterShare | None = None
     used: set[Candidate] = field(default_factory=set)
     existing: set[tuple[str, str]] = field(default_factory=set)
     written: float = 0.0
@@ -365,21 +459,47 @@ class _PlanWalk:
         self.used.add(candidate)
         if limit is None or "Filter" not in node or node["Node Type"] == "Bitmap Index Scan":
             return
-        if "Index Cond" not in node and relation is not None:
-            rows_in = self.reltuples.get(relation, 0.0)
-            if rows_in and float(node.get("Plan Rows", 0)) / rows_in >= MILD_FILTER:
-                return
         # ORDER BY ... LIMIT over an index scan that filters: the estimate assumes matching
-        # rows come early; if they come late the scan reads everything
-        children = limit.get("Plans") or [{}]
-        full = float(children[0].get("Total Cost", 0.0))
-        extra = full - float(limit.get("Total Cost", 0.0))
+        # rows are spread evenly along the index; if the rows the filter rejects all come
+        # first, the scan reads them all before the rows it needs
+        fraction = self.late_fraction(node, limit, candidate, relation)
+        child = (limit.get("Plans") or [{}])[0]
+        start = float(child.get("Startup Cost", 0.0))
+        worst = start + (float(child.get("Total Cost", 0.0)) - start) * fraction
+        extra = worst - float(limit.get("Total Cost", 0.0))
         if extra > self.extra:
             self.extra = extra
             self.risk = (
                 f"ORDER BY ... LIMIT relies on {candidate.label()} and filters "
-                f"({node['Filter']}): up to {full:,.0f} cost units if matching rows come late"
+                f"({node['Filter']}): up to {worst:,.0f} cost units if matching rows come late"
             )
+
+    def late_fraction(
+        self,
+        node: dict[str, Any],
+        limit: dict[str, Any],
+        candidate: Candidate,
+        relation: str | None,
+    ) -> float:
+        """Share of the ordered scan read, at worst, before the LIMIT is satisfied.
+
+        A filter keeping a share s of the N rows the index yields rejects (1 - s) N of them;
+        if all of those come first, the scan reads (1 - s) N + k rows for k matches. With s
+        unknown (a pattern, a parameter, a policy function), the whole scan.
+        """
+        share = None
+        if relation is not None and self.filter_share is not None:
+            table = TableName(self.schemas.get(relation, "public"), relation)
+            share = self.filter_share(table, str(node["Filter"]))
+        matches = float(node.get("Plan Rows", 0.0))
+        if share is None and "Index Cond" not in node and relation is not None:
+            # the planner's own share: the rows it expects out of every row the index holds
+            indexed = self.reltuples.get(relation, 0.0) * candidate.selectivity
+            share = min(1.0, matches / indexed) if indexed > 0 else None
+        if share is None or share <= 0 or matches <= 0:
+            return 1.0
+        wanted = float(limit.get("Plan Rows", 0.0))
+        return min(1.0, (1.0 - share) + wanted * share / matches)
 
 
 def _child_limit(
@@ -403,11 +523,12 @@ def _parse(
     names: dict[str, Candidate],
     reltuples: dict[TableName, float],
     tables: frozenset[TableName],
+    filter_share: FilterShare | None = None,
 ) -> PlanCost:
     plan = document["Plan"]
     by_name = {t.name: reltuples.get(t, 0.0) for t in tables}
     schemas = {t.name: t.schema for t in tables}
-    walk = _PlanWalk(names, by_name, schemas)
+    walk = _PlanWalk(names, by_name, schemas, filter_share)
     walk.visit(plan, None, None)
     cost = float(plan["Total Cost"])
     return PlanCost(

@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pglast import ast, parse_sql
+from psycopg import sql
 
 from prodready.migrate.model import Migration, slugify
+from prodready.sqlgen import render, split_statements
 from prodready.units import human_bytes
 
 ADVISOR = "index_advisor"
@@ -182,6 +184,7 @@ def _advisor_changes(
             *(_helped(q) for q in (rec.get("queries") or [])[:3]),
             f"expected effect: workload cost {_cost_change(rec.get('benefit') or {})}",
         )
+        changes += _requirements(rec, index, review, changes)
         changes.append(
             _Change(
                 ADVISOR,
@@ -217,6 +220,43 @@ def _advisor_changes(
                 False,
                 header,
                 1,
+            )
+        )
+    return changes
+
+
+def _requirements(
+    rec: dict[str, Any], index: str, review: bool, planned: list[_Change]
+) -> list[_Change]:
+    """Statements an index needs first (CREATE EXTENSION pg_trgm), each its own migration.
+
+    Its own migration so that `rollback` undoes it exactly: dropped only if we created it.
+    """
+    changes = []
+    for statement in rec.get("requires") or []:
+        if any(c.up == statement for c in planned):
+            continue
+        tree = _parse_one(statement)
+        if not isinstance(tree, ast.CreateExtensionStmt):
+            continue
+        name = tree.extname
+        down = render(sql.SQL("DROP EXTENSION IF EXISTS {}").format(sql.Identifier(name)))
+        header = (
+            f"Extension {name}, required by the advisor's index {index}",
+            f"finding: {ADVISOR} requirement",
+            f"expected effect: {index} can be built",
+        )
+        changes.append(
+            _Change(
+                ADVISOR,
+                name,
+                slugify("create_extension", name),
+                statement,
+                down,
+                True,
+                review,
+                header,
+                0,
             )
         )
     return changes
@@ -302,8 +342,6 @@ def _insert_after_keyword(statement: str, keyword: str, words: str) -> str:
 
 
 def _statements(script: str) -> list[str]:
-    from prodready.sqlgen import split_statements
-
     return split_statements(script)
 
 

@@ -2,6 +2,7 @@
 -- Values come back as text (the column type's output); inherited statistics (what a query on a
 -- parent of partitions or children plans with) win over the parent-only row.
 -- age_s: for date/time columns, each histogram bound's age in seconds, for `col > now() - $n`.
+-- mcf and null_frac: to pick a value of typical frequency for an equality.
 SELECT DISTINCT ON (s.schemaname, s.tablename, s.attname) /* prodready */
     s.schemaname::text, s.tablename::text, s.attname::text,
     s.most_common_vals::text::text[] AS mcv,
@@ -13,7 +14,9 @@ SELECT DISTINCT ON (s.schemaname, s.tablename, s.attname) /* prodready */
                     THEN extract(epoch FROM now() - b.v::timestamptz)::float8 END
         FROM unnest(s.histogram_bounds::text::text[]) WITH ORDINALITY AS b(v, i)
         ORDER BY b.i
-    ) END AS age_s
+    ) END AS age_s,
+    s.most_common_freqs::float8[] AS mcf,
+    s.null_frac::float8 AS null_frac
 FROM unnest(%(schemas)s::text[], %(tables)s::text[], %(columns)s::text[]) AS w(sch, tab, col)
 JOIN pg_stats s ON s.schemaname = w.sch AND s.tablename = w.tab AND s.attname = w.col
 JOIN pg_namespace n ON n.nspname = s.schemaname

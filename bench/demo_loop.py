@@ -32,7 +32,7 @@ from prodready.demo.data import load_schema
 from prodready.demo.loop import MIGRATIONS_DIR
 from prodready.demo.pipeline import AUDIT_ROLE, create_audit_role, run_demo
 from prodready.migrate.apply import apply_migrations, rollback_migrations
-from prodready.pg.cluster import find_bindir
+from prodready.pg.dump import schema_dump
 
 RESULTS = Path(__file__).parent / "results"
 PRISTINE = "marketplace_pristine"
@@ -129,17 +129,7 @@ def _pristine(dsn: str) -> str:
 
 
 def _dump(dsn: str) -> str:
-    out = subprocess.run(
-        [str(find_bindir() / "pg_dump"), "--schema-only", "--exclude-schema=prodready", "-d", dsn],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    ).stdout
-    # pg_dump 15.14+ brackets the script with \restrict <random key>
-    return "\n".join(
-        x for x in out.splitlines() if not x.startswith(("\\restrict", "\\unrestrict"))
-    )
+    return schema_dump(dsn)
 
 
 def _stop(command: str | None) -> None:

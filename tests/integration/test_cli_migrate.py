@@ -147,3 +147,16 @@ def test_lint_errors_exit_1(shop: TestDatabase, tmp_path: Path) -> None:
     result = run_cli("lint-migrations", str(tmp_path), "--db", shop.dsn, "--large", "1MB")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "rewrites public.orders" in result.stdout
+
+
+def test_fix_writes_an_alembic_chain(shop: TestDatabase, tmp_path: Path) -> None:
+    versions = tmp_path / "versions"
+    result = run_cli("fix", "--db", shop.dsn, "--out", str(versions), "--format", "alembic")
+    assert result.returncode == 0, result.stderr
+    files = sorted(p.name for p in versions.glob("*.py"))
+    assert files[0] == "0001_add_index_orders_buyer_id_idx.py"
+    first = (versions / files[0]).read_text()
+    assert "down_revision = None" in first
+    assert "autocommit_block()" in first  # CONCURRENTLY outside Alembic's transaction
+    second = (versions / files[1]).read_text()
+    assert 'down_revision = "prodready_0001_' in second

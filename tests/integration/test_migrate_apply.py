@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -35,6 +34,7 @@ from prodready.migrate.apply import (
 )
 from prodready.migrate.journal import Status
 from prodready.migrate.model import Migration, read_migrations, write_migrations
+from prodready.pg.dump import schema_dump as dump_schema
 from prodready.sqlgen import render
 from tests.conftest import TestDatabase
 
@@ -123,19 +123,8 @@ def actions(result: ApplyResult) -> list[tuple[str, Action]]:
 
 
 def schema_dump(db: TestDatabase) -> str:
-    """pg_dump --schema-only of everything but the journal, without per-run random lines."""
-    pg_dump = db.cluster.bindir / "pg_dump"
-    out = subprocess.run(
-        [str(pg_dump), "--schema-only", "--exclude-schema=prodready", "-d", db.dsn],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout
-    # pg_dump 13.22/15.14+ brackets the script with \restrict <random key>
-    return "\n".join(
-        x for x in out.splitlines() if not x.startswith(("\\restrict", "\\unrestrict"))
-    )
+    """pg_dump --schema-only of everything but the journal."""
+    return dump_schema(db.dsn, bindir=db.cluster.bindir)
 
 
 def interrupt_at(prefix: str) -> Callable[[str], None]:

@@ -710,7 +710,8 @@ class _Run:
         if limits.max_indexes is not None and len(self.result.indexes) >= limits.max_indexes:
             return False
         used = sum(i.estimated_bytes for i in self.result.indexes)
-        return limits.budget_bytes is None or used + size <= limits.budget_bytes
+        budget = limits.planning_budget
+        return budget is None or used + size <= budget
 
     # -- existing indexes the workload uses, for drop validation --
 

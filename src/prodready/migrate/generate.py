@@ -160,7 +160,7 @@ def _effect(finding: dict[str, Any]) -> str:
 def _advisor_changes(
     advisor: dict[str, Any], include_review: bool, skipped: list[Skipped]
 ) -> list[_Change]:
-    changes = []
+    changes: list[_Change] = []
     for rec in advisor.get("indexes", []):
         definition, rollback = rec.get("definition"), rec.get("rollback")
         index = _index_touched(definition or "")
@@ -237,9 +237,9 @@ def _requirements(
         if any(c.up == statement for c in planned):
             continue
         tree = _parse_one(statement)
-        if not isinstance(tree, ast.CreateExtensionStmt):
+        if not isinstance(tree, ast.CreateExtensionStmt) or not tree.extname:
             continue
-        name = tree.extname
+        name = str(tree.extname)
         down = render(sql.SQL("DROP EXTENSION IF EXISTS {}").format(sql.Identifier(name)))
         header = (
             f"Extension {name}, required by the advisor's index {index}",
@@ -360,10 +360,10 @@ def _index_touched(script: str) -> str | None:
     """The schema-qualified (or bare) name of the index a CREATE/DROP INDEX statement names."""
     for statement in _statements(script) if script else []:
         tree = _parse_one(statement)
-        if isinstance(tree, ast.IndexStmt) and tree.idxname:
+        if isinstance(tree, ast.IndexStmt) and tree.idxname and tree.relation:
             schema = tree.relation.schemaname
             return f"{schema}.{tree.idxname}" if schema else tree.idxname
-        if isinstance(tree, ast.DropStmt) and _drops_index(tree):
+        if isinstance(tree, ast.DropStmt) and _drops_index(tree) and tree.objects:
             names = [n.sval for n in tree.objects[0]]
             return ".".join(names)
     return None
@@ -374,6 +374,8 @@ def _index_key(script: str) -> tuple[str, tuple[str, ...]] | None:
     for statement in _statements(script):
         tree = _parse_one(statement)
         if not isinstance(tree, ast.IndexStmt) or tree.whereClause is not None:
+            continue
+        if tree.relation is None or not tree.indexParams:
             continue
         if tree.accessMethod not in (None, "btree"):
             continue

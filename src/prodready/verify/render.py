@@ -30,12 +30,12 @@ def render_json(comparison: Comparison) -> dict[str, Any]:
 
 def render_terminal(comparison: Comparison, width: int = WIDTH) -> str:
     """The comparison as plain text (no colour)."""
-    return _plain(_comparison_parts(comparison), width)
+    return _plain(_comparison_parts(comparison, width), width)
 
 
 def print_terminal(comparison: Comparison, console: Console) -> None:
     """Print to `console`; the caller decides colour."""
-    for part in _comparison_parts(comparison):
+    for part in _comparison_parts(comparison, console.width):
         console.print(part, highlight=False)
 
 
@@ -45,11 +45,11 @@ def render_markdown(comparison: Comparison) -> str:
 
 def render_baseline_terminal(baseline: Baseline, width: int = WIDTH) -> str:
     """What `--save` measured, as plain text."""
-    return _plain(_baseline_parts(baseline), width)
+    return _plain(_baseline_parts(baseline, width), width)
 
 
 def print_baseline_terminal(baseline: Baseline, console: Console) -> None:
-    for part in _baseline_parts(baseline):
+    for part in _baseline_parts(baseline, console.width):
         console.print(part, highlight=False)
 
 
@@ -153,7 +153,7 @@ def _plain(parts: Iterator[RenderableType], width: int) -> str:
     return "\n".join(line.rstrip() for line in text.splitlines()) + "\n"
 
 
-def _comparison_parts(comparison: Comparison) -> Iterator[RenderableType]:
+def _comparison_parts(comparison: Comparison, width: int) -> Iterator[RenderableType]:
     base = comparison.baseline
     yield Text("prodready verify", style="bold")
     yield Text(
@@ -162,26 +162,20 @@ def _comparison_parts(comparison: Comparison) -> Iterator[RenderableType]:
         "server time (planning + execution), before → after",
         style="dim",
     )
-    table = Table(box=box.SIMPLE, show_header=True, header_style="dim", padding=(0, 1))
-    table.add_column("statement", overflow="fold", ratio=3)
-    table.add_column("calls", justify="right")
-    table.add_column("p50 ms", justify="right")
-    table.add_column("p95 ms", justify="right")
-    table.add_column("speedup", justify="right")
-    table.add_column("plan")
-    table.add_column("note", overflow="fold", ratio=2)
-    for row in comparison.statements:
-        style = "red" if row.regression or row.status == "failed" else ""
-        table.add_row(
+    rows = [
+        (
             Text(_label(row)),
             f"{row.statement.calls:,.0f}",
             f"{_num(_p50(row.before))} → {_num(_p50(row.after))}",
             f"{_num(_p95(row.before))} → {_num(_p95(row.after))}",
             _speedup(row),
             _plan_cell(row),
-            Text(_note(row), style=style),
+            Text(_note(row), style="red" if row.regression or row.status == "failed" else ""),
         )
-    yield table
+        for row in comparison.statements
+    ]
+    headers = ("statement", "calls", "p50 ms", "p95 ms", "speedup", "plan", "note")
+    yield _table(headers, rows, width, right=(1, 2, 3, 4), optional=(3, 5))
     changed = [r for r in comparison.compared if r.plan_changed and r.before and r.after]
     for row in changed:
         assert row.before is not None and row.after is not None
@@ -194,7 +188,7 @@ def _comparison_parts(comparison: Comparison) -> Iterator[RenderableType]:
         yield Text(f"note: {one_line(note)}", style="dim")
 
 
-def _baseline_parts(baseline: Baseline) -> Iterator[RenderableType]:
+def _baseline_parts(baseline: Baseline, width: int) -> Iterator[RenderableType]:
     yield Text("prodready verify: baseline", style="bold")
     yield Text(
         f"{len(baseline.measured)} of {len(baseline.statements)} statements measured on "
@@ -203,32 +197,73 @@ def _baseline_parts(baseline: Baseline) -> Iterator[RenderableType]:
         f"{_ms(baseline.weighted_ms)}",
         style="dim",
     )
-    table = Table(box=box.SIMPLE, show_header=True, header_style="dim", padding=(0, 1))
-    table.add_column("statement", overflow="fold", ratio=3)
-    table.add_column("role")
-    table.add_column("calls", justify="right")
-    table.add_column("p50", justify="right")
-    table.add_column("p95", justify="right")
-    table.add_column("mean", justify="right")
-    table.add_column("plan / reason", overflow="fold", ratio=4)
+    rows = []
     for captured in baseline.statements:
         m = captured.measurement
-        table.add_row(
-            Text(_label(captured)),
-            Text(one_line(captured.statement.role or "-")),
-            f"{captured.statement.calls:,.0f}",
-            _ms(m.p50_ms if m else None),
-            _ms(m.p95_ms if m else None),
-            _ms(m.mean_ms if m else None),
-            Text(
-                one_line(m.plan) if m else f"{captured.status}: {one_line(captured.reason or '')}"
-            ),
+        rows.append(
+            (
+                Text(_label(captured)),
+                Text(one_line(captured.statement.role or "-")),
+                f"{captured.statement.calls:,.0f}",
+                _ms(m.p50_ms if m else None),
+                _ms(m.p95_ms if m else None),
+                _ms(m.mean_ms if m else None),
+                Text(
+                    one_line(m.plan)
+                    if m
+                    else f"{captured.status}: {one_line(captured.reason or '')}"
+                ),
+            )
         )
-    yield table
+    headers = ("statement", "role", "calls", "p50", "p95", "mean", "plan / reason")
+    yield _table(headers, rows, width, right=(2, 3, 4, 5), optional=(5, 4, 1))
     for item in baseline.unrunnable:
         yield Text(f"not run: {_short(item.query)}: {one_line(item.reason)}", style="dim")
     for note in baseline.notes:
         yield Text(f"note: {one_line(note)}", style="dim")
+
+
+NAME_CHARS = 24  # a statement or role name longer than this is cut with an ellipsis
+MIN_FREE_TEXT = 12  # the last column's width below which optional columns are dropped
+
+
+def _table(
+    headers: tuple[str, ...],
+    rows: list[tuple[Any, ...]],
+    width: int,
+    right: tuple[int, ...],
+    optional: tuple[int, ...] = (),
+) -> Table:
+    """One line per row: columns get their natural width (names capped), the last column
+    (free text) what is left, cut and never folded; on a narrow terminal the `optional`
+    columns go first, in that order, so the numbers stay whole."""
+    natural = [
+        max([len(headers[i]), *(len(str(row[i])) for row in rows)]) for i in range(len(headers))
+    ]
+    natural = [min(w, NAME_CHARS) if headers[i] in ("statement", "role") else w
+               for i, w in enumerate(natural)]  # fmt: skip
+    keep = list(range(len(headers)))
+    drop = list(optional)
+
+    def room() -> int:
+        return width - sum(natural[i] for i in keep[:-1]) - 2 * len(keep) - 2
+
+    while room() < MIN_FREE_TEXT and drop:
+        keep.remove(drop.pop(0))
+    table = Table(box=box.SIMPLE, show_header=True, header_style="dim", padding=(0, 1))
+    for i in keep:
+        last = i == keep[-1]
+        table.add_column(
+            headers[i],
+            justify="right" if i in right else "left",
+            no_wrap=True,
+            overflow="ellipsis",
+            min_width=None if last else natural[i],
+            max_width=max(room(), 4) if last else natural[i],
+        )
+    for row in rows:
+        table.add_row(*(row[i] for i in keep))
+    return table
 
 
 def _short(text: str) -> str:

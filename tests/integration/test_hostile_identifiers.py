@@ -106,3 +106,42 @@ def test_generated_sql_quotes_hostile_identifiers(db: TestDatabase, names: list[
                 assert finding.key in keys, f"rollback did not restore {finding.key}"
     finally:
         drop_schema(db, schema)
+
+
+@pytest.mark.slow
+@settings(
+    max_examples=4,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(names=st.lists(identifier, min_size=6, max_size=6, unique_by=str.lower))
+def test_migrations_round_trip_hostile_identifiers(
+    db: TestDatabase, tmp_path_factory: pytest.TempPathFactory, names: list[str]
+) -> None:
+    """fix → apply → rollback --to 0 on hostile names: file names stay safe, the schema returns."""
+    from prodready.migrate.apply import apply_migrations, rollback_migrations
+    from prodready.migrate.generate import plan_fixes
+    from prodready.migrate.model import read_migrations, write_migrations
+    from prodready.pg.dump import schema_dump
+    from prodready.report.plan import build_report
+
+    schema = names[0]
+    drop_schema(db, schema)
+    directory = tmp_path_factory.mktemp("migrations")
+    try:
+        build_schema(db, names)
+        snap = db.snapshot()
+        report = build_report(snap, run_checks(snap, strict=True)).to_json()
+        plan = plan_fixes(report, include_review=False)
+        assert plan.migrations, "the hostile schema has unindexed FKs and duplicate indexes"
+        write_migrations(directory, plan.migrations)
+        assert all(m.name.isascii() for m in read_migrations(directory))
+        before = schema_dump(db.dsn, bindir=db.cluster.bindir)
+        applied = apply_migrations(db.dsn, directory)
+        assert {str(m.action) for m in applied.migrations} == {"applied"}
+        rollback_migrations(db.dsn, directory, 0)
+        assert schema_dump(db.dsn, bindir=db.cluster.bindir) == before
+    finally:
+        drop_schema(db, schema)
+        with psycopg.connect(db.dsn, autocommit=True) as conn:
+            conn.execute("DROP SCHEMA IF EXISTS prodready CASCADE")

@@ -105,6 +105,8 @@ class LocalCluster:
         return hypopg_available(self.bindir)
 
     def start(self) -> LocalCluster:
+        if self.running:
+            return self  # `with LocalCluster().start()` must not start (and orphan) a second one
         self.root = Path(tempfile.mkdtemp(prefix="prodready-pg-"))
         self._give_to_postgres(self.root)
         pwfile = self.root / "pw"

@@ -1,4 +1,4 @@
-"""Regenerate README.md's check table from the registry (docs generated from code)."""
+"""Regenerate README.md's check and migration-lint tables from their registries."""
 
 from __future__ import annotations
 
@@ -11,16 +11,32 @@ from prodready.report.catalog import render_catalog
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 START, END = "<!-- checks:start -->", "<!-- checks:end -->"
+LINT_START, LINT_END = "<!-- lint-rules:start -->", "<!-- lint-rules:end -->"
 
 
 def expected_section() -> str:
     return f"{START}\n{render_catalog(catalog(), 'md').strip()}\n{END}"
 
 
+def expected_lint_section() -> str:
+    from prodready.migrate.lint_rules import RULES
+
+    rows = ["| rule | what it catches |", "| --- | --- |"]
+    for rule in RULES.values():
+        first = " ".join(rule.description.split("\n\n")[0].split())
+        rows.append(f"| `{rule.id}` | **{rule.title}.** {first} |")
+    return f"{LINT_START}\n" + "\n".join(rows) + f"\n{LINT_END}"
+
+
+def _replace(text: str, start: str, end: str, section: str) -> str:
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return head + section + tail
+
+
 def updated(text: str) -> str:
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    text = head + expected_section() + tail
+    text = _replace(text, START, END, expected_section())
+    text = _replace(text, LINT_START, LINT_END, expected_lint_section())
     return re.sub(r"\*\*\d+ checks\*\*", f"**{len(catalog())} checks**", text)
 
 

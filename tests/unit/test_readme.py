@@ -15,4 +15,5 @@ def test_readme_check_table_matches_the_catalog() -> None:
     spec.loader.exec_module(module)
     text = module.README.read_text()
     assert module.expected_section() in text, "run scripts/update_readme_checks.py"
+    assert module.expected_lint_section() in text, "run scripts/update_readme_checks.py"
     assert module.updated(text) == text

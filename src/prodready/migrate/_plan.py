@@ -43,6 +43,21 @@ class Step:
         m = self.migration
         return m.up_transactional if self.direction == "up" else m.down_transactional
 
+    def outcome(
+        self, action: Action, *, attempts: int = 0, duration_ms: int = 0
+    ) -> MigrationOutcome:
+        """What running (or, in a dry run, planning) this step did, for the result."""
+        return MigrationOutcome(
+            self.migration.number,
+            self.name,
+            action,
+            self.transactional,
+            statements=len(self.statements) - self.start,
+            resumed_from=self.start,
+            attempts=attempts,
+            duration_ms=duration_ms,
+        )
+
 
 Plan = tuple[list[Step], list[MigrationOutcome]]
 Planner = Callable[[list[MigrationFile], dict[int, JournalRow], Path], Plan]
@@ -197,12 +212,4 @@ def _skip(m: MigrationFile, transactional: bool, note: str) -> MigrationOutcome:
 
 
 def would(step: Step) -> MigrationOutcome:
-    action = Action.WOULD_APPLY if step.direction == "up" else Action.WOULD_ROLL_BACK
-    return MigrationOutcome(
-        step.migration.number,
-        step.name,
-        action,
-        step.transactional,
-        statements=len(step.statements) - step.start,
-        resumed_from=step.start,
-    )
+    return step.outcome(Action.WOULD_APPLY if step.direction == "up" else Action.WOULD_ROLL_BACK)

@@ -104,16 +104,7 @@ class Runner:
         duration = _ms_since(started)
         action = Action.APPLIED if step.direction == "up" else Action.ROLLED_BACK
         self._emit(f"{str(action).replace('_', ' ')} {step.name} in {duration} ms")
-        return MigrationOutcome(
-            step.migration.number,
-            step.name,
-            action,
-            step.transactional,
-            statements=len(step.statements) - step.start,
-            resumed_from=step.start,
-            attempts=self.attempts,
-            duration_ms=duration,
-        )
+        return step.outcome(action, attempts=self.attempts, duration_ms=duration)
 
     # -- the two ways to run a file --
 
@@ -280,7 +271,12 @@ class Runner:
     # -- the journal --
 
     def _record(
-        self, step: Step, status: Status, steps_done: int, duration: int | None = None
+        self,
+        step: Step,
+        status: Status,
+        steps_done: int,
+        duration: int | None = None,
+        error: str | None = None,
     ) -> None:
         m = step.migration
         journal.record(
@@ -291,6 +287,7 @@ class Runner:
             status=status,
             steps_done=steps_done,
             duration_ms=duration,
+            last_error=error,
         )
 
     def _record_stop(self, step: Step, status: Status, error: str) -> bool:
@@ -301,22 +298,13 @@ class Runner:
         """
         if self.conn.closed or self.conn.broken:
             return False
-        m = step.migration
         done = 0 if step.transactional else self.done
         where = f"at statement {self.current + 1} of {len(step.statements)}"
         try:
-            current = journal.read(self.conn).get(m.number)
+            current = journal.read(self.conn).get(step.migration.number)
             if current is not None and current.status == _finished(step):
                 return True  # only this run can have finished it: finished rows are not rerun
-            journal.record(
-                self.conn,
-                number=m.number,
-                name=m.name,
-                checksum=m.checksum,
-                status=status,
-                steps_done=done,
-                last_error=f"{error} ({where})"[:2000],
-            )
+            self._record(step, status, done, error=f"{error} ({where})"[:2000])
         except psycopg.Error:
             return False
         return True

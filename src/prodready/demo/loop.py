@@ -24,6 +24,7 @@ from prodready.verify import (
     save_baseline,
 )
 from prodready.verify.render import render_markdown as render_verify_markdown
+from prodready.verify.render import weighted_line
 
 MIGRATIONS_DIR = "migrations"
 BASELINE_FILE = "baseline.json"
@@ -98,7 +99,7 @@ def render_results(loop: LoopResult) -> str:
         ),
         "",
         f"## Applied: {len(loop.plan.migrations)} migrations "
-        f"({sum(1 for m in loop.applied.migrations if str(m.action) == 'applied')} applied), "
+        f"({loop.applied.counts()['applied']} applied), "
         f"lint: {loop.lint.errors} errors, {loop.lint.warnings} warnings",
         "",
         *(f"- `{m.name}`" for m in loop.plan.migrations),
@@ -108,7 +109,8 @@ def render_results(loop: LoopResult) -> str:
         "",
         "## Measured (prodready verify)",
         "",
-        _weighted_sentence(loop.comparison),
+        "Database time per minute of traffic (server-side planning + execution):",
+        f"**{weighted_line(loop.comparison)}**.",
         "",
         "| API query | role | calls/min | before p50 ms | after p50 ms | speedup |",
         "| --- | --- | ---: | ---: | ---: | ---: |",
@@ -123,14 +125,3 @@ def render_results(loop: LoopResult) -> str:
         )
     lines += ["", "Undo everything with `prodready rollback migrations --to 0 --db ...`.", ""]
     return "\n".join(lines)
-
-
-def _weighted_sentence(comparison: Comparison) -> str:
-    speedup = comparison.speedup
-    if speedup is None:
-        return "No statement could be compared."
-    return (
-        f"Weighted workload (calls x mean, server time): {comparison.weighted_before_ms:,.1f} ms "
-        f"→ {comparison.weighted_after_ms:,.1f} ms per minute of traffic, **{speedup:.1f}x "
-        "faster**."
-    )

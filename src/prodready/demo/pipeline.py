@@ -37,6 +37,7 @@ from prodready.pg.cluster import SUPERUSER, LocalCluster
 from prodready.pipeline import audit
 from prodready.report import write_reports
 from prodready.report.plan import Report
+from prodready.verify.render import weighted_line
 
 DATABASE = "marketplace"
 API_ROLE = "authenticator"
@@ -256,17 +257,16 @@ def _summarise(console: Console, result: DemoResult, out_dir: Path) -> None:
 
 def _summarise_loop(console: Console, fixed: LoopResult) -> None:
     comparison = fixed.comparison
-    applied = sum(1 for m in fixed.applied.migrations if str(m.action) == "applied")
+    applied = fixed.applied.counts()["applied"]
     console.print(
         f"\nApplied {applied} migrations (lint: {fixed.lint.errors} errors, "
         f"{fixed.lint.warnings} warnings); {len(fixed.plan.skipped)} changes left for a person."
     )
-    if comparison.speedup is not None:
-        console.print(
-            f"Measured API workload: {comparison.weighted_before_ms:,.0f} ms → "
-            f"{comparison.weighted_after_ms:,.0f} ms of database time per minute of traffic, "
-            f"[bold]{comparison.speedup:.1f}x faster[/bold]"
-        )
+    console.print(
+        f"Measured API workload, database time per minute of traffic: {weighted_line(comparison)}",
+        markup=False,
+        highlight=False,
+    )
     slowest = sorted(
         (row for row in comparison.statements if row.before and row.after),
         key=lambda row: -(row.before.mean_ms * row.statement.calls),  # type: ignore[union-attr]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pglast import ast, parse_sql
@@ -59,15 +59,16 @@ class FixPlan:
 
 @dataclass(frozen=True)
 class _Change:
+    """A migration before numbering, with where it came from and where it goes."""
+
     source: str  # a check id or ADVISOR
     object: str
-    slug: str
-    up: str
-    down: str
-    transactional: bool
-    review: bool
-    header: tuple[str, ...]
     order: int  # 0 creates and changes, 1 drops
+    migration: Migration  # numbered once the plan's order is known
+
+    @property
+    def up(self) -> str:
+        return self.migration.up_sql
 
 
 def plan_fixes(
@@ -100,18 +101,7 @@ def plan_fixes(
         changes.append(change)
     changes = _unique(changes, plan.skipped)
     changes.sort(key=lambda c: c.order)  # stable: report order within each group
-    plan.migrations = [
-        Migration(
-            number=n,
-            slug=c.slug,
-            up_sql=c.up,
-            down_sql=c.down,
-            transactional=c.transactional,
-            review_required=c.review,
-            header=c.header,
-        )
-        for n, c in enumerate(changes, start=1)
-    ]
+    plan.migrations = [replace(c.migration, number=n) for n, c in enumerate(changes, start=1)]
     return plan
 
 
@@ -141,13 +131,16 @@ def _finding_change(
     return _Change(
         source=check,
         object=index or obj,
-        slug=slugify(_VERBS.get(check, check), _object_words(index or obj)),
-        up=up,
-        down=down,
-        transactional=bool(fix.get("transactional", True)),
-        review=review,
-        header=header,
         order=1 if check in ("duplicate_index", "redundant_index", "invalid_index") else 0,
+        migration=Migration(
+            0,  # numbered by plan_fixes
+            slugify(_VERBS.get(check, check), _object_words(index or obj)),
+            up,
+            down,
+            transactional=bool(fix.get("transactional", True)),
+            review_required=review,
+            header=header,
+        ),
     )
 
 
@@ -189,13 +182,16 @@ def _advisor_changes(
             _Change(
                 ADVISOR,
                 index,
-                slugify("add_index", _object_words(index)),
-                robust(definition),
-                robust(rollback),
-                False,
-                review,
-                header,
                 0,
+                Migration(
+                    0,  # numbered by plan_fixes
+                    slugify("add_index", _object_words(index)),
+                    robust(definition),
+                    robust(rollback),
+                    transactional=False,
+                    review_required=review,
+                    header=header,
+                ),
             )
         )
     for drop in advisor.get("drops", []):
@@ -213,13 +209,16 @@ def _advisor_changes(
             _Change(
                 ADVISOR,
                 drop["index"],
-                slugify("drop_index", _object_words(drop["index"])),
-                robust(definition),
-                robust(rollback),
-                False,
-                False,
-                header,
                 1,
+                Migration(
+                    0,  # numbered by plan_fixes
+                    slugify("drop_index", _object_words(drop["index"])),
+                    robust(definition),
+                    robust(rollback),
+                    transactional=False,
+                    review_required=False,
+                    header=header,
+                ),
             )
         )
     return changes
@@ -250,13 +249,16 @@ def _requirements(
             _Change(
                 ADVISOR,
                 name,
-                slugify("create_extension", name),
-                statement,
-                down,
-                True,
-                review,
-                header,
                 0,
+                Migration(
+                    0,  # numbered by plan_fixes
+                    slugify("create_extension", name),
+                    statement,
+                    down,
+                    transactional=True,
+                    review_required=review,
+                    header=header,
+                ),
             )
         )
     return changes

@@ -14,8 +14,7 @@ from typing import Any
 from prodready import __version__
 from prodready.migrate.lint import SQUAWK_DOCS, LintIssue, LintResult
 from prodready.migrate.lint_rules import RULES
-from prodready.report.catalog import first_paragraph
-from prodready.report.sarif import SCHEMA
+from prodready.report.sarif import first_per_rule, rule_descriptor, sarif_log, tool
 from prodready.units import human_bytes
 
 FINGERPRINT = "prodreadyLintKey/v1"
@@ -99,14 +98,7 @@ def render_sarif(result: LintResult, root: Path | None = None) -> dict[str, Any]
             {"level": "note", "message": {"text": note}} for note in result.notes
         ]
     run = {
-        "tool": {
-            "driver": {
-                "name": "prodready",
-                "version": __version__,
-                "semanticVersion": __version__,
-                "rules": rules,
-            }
-        },
+        "tool": tool(rules),
         "invocations": [invocation],
         "artifacts": [{"location": {"uri": _uri(f.path, root)}} for f in result.files],
         "results": [_result(issue, index, root) for issue in result.issues],
@@ -117,33 +109,25 @@ def render_sarif(result: LintResult, root: Path | None = None) -> dict[str, Any]
             "options": result.options.to_json(),
         },
     }
-    return {"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}
+    return sarif_log(run)
 
 
 def _rules(issues: list[LintIssue]) -> list[dict[str, Any]]:
     """Every rule that appears: prodready's described from their docstrings, squawk's linked."""
-    first: dict[str, LintIssue] = {}
-    for issue in issues:
-        first.setdefault(issue.rule, issue)
-    return [_rule(rule_id, first[rule_id]) for rule_id in sorted(first)]
+    return [_rule(rule_id, issue) for rule_id, issue in first_per_rule(issues, lambda i: i.rule)]
 
 
 def _rule(rule_id: str, example: LintIssue) -> dict[str, Any]:
     ours = RULES.get(rule_id) if example.source == "prodready" else None
+    extra: dict[str, Any] = {}
     if ours is not None:
         title, description = ours.title, ours.description
-        rule: dict[str, Any] = {"id": rule_id}
     else:
         title, description = rule_id.replace("-", " ").capitalize(), example.help
-        rule = {"id": rule_id, "helpUri": f"{SQUAWK_DOCS}{rule_id}"}
-    return rule | {
-        "name": "".join(word.capitalize() for word in rule_id.split("-")),
-        "shortDescription": {"text": title},
-        "fullDescription": {"text": first_paragraph(description) or title},
-        "help": {"text": description or title},
-        "defaultConfiguration": {"level": example.level},
-        "properties": {"source": example.source, "tags": ["migration", "postgresql"]},
-    }
+        extra["helpUri"] = f"{SQUAWK_DOCS}{rule_id}"
+    descriptor = rule_descriptor(rule_id, "-", title, description, example.level)
+    properties = {"source": example.source, "tags": ["migration", "postgresql"]}
+    return descriptor | extra | {"properties": properties}
 
 
 def _result(issue: LintIssue, index: dict[str, int], root: Path) -> dict[str, Any]:

@@ -7,7 +7,8 @@ findings stay in the log as results with an external suppression and its reason.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from prodready import __version__, registry
 from prodready.model import Finding, Severity
@@ -50,6 +51,49 @@ _OBJECT_KINDS = (
 )
 
 
+T = TypeVar("T")
+
+
+# -- pieces every prodready SARIF log shares (the audit's and the migration lint's) --
+
+
+def sarif_log(run: dict[str, Any]) -> dict[str, Any]:
+    return {"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}
+
+
+def tool(rules: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "driver": {
+            "name": "prodready",
+            "version": __version__,
+            "semanticVersion": __version__,
+            "rules": rules,
+        }
+    }
+
+
+def first_per_rule(items: Iterable[T], rule_of: Callable[[T], str]) -> list[tuple[str, T]]:
+    """Each rule id that appears, sorted, with its first item (which describes the rule)."""
+    first: dict[str, T] = {}
+    for item in items:
+        first.setdefault(rule_of(item), item)
+    return sorted(first.items(), key=lambda pair: pair[0])
+
+
+def rule_descriptor(
+    rule_id: str, separator: str, title: str, description: str, level: str
+) -> dict[str, Any]:
+    """A reportingDescriptor; `name` is the id in PascalCase, split on `separator`."""
+    return {
+        "id": rule_id,
+        "name": "".join(word.capitalize() for word in rule_id.split(separator)),
+        "shortDescription": {"text": title},
+        "fullDescription": {"text": first_paragraph(description) or title},
+        "help": {"text": description or title},
+        "defaultConfiguration": {"level": level},
+    }
+
+
 def render(report: Report) -> str:
     entries: list[tuple[Finding, str | None]] = [(f, None) for f in report.findings]
     entries += [(s.finding, s.reason) for s in report.suppressed]
@@ -57,14 +101,7 @@ def render(report: Report) -> str:
     rules = _rules([f for f, _ in entries])
     index = {rule["id"]: n for n, rule in enumerate(rules)}
     run = {
-        "tool": {
-            "driver": {
-                "name": "prodready",
-                "version": __version__,
-                "semanticVersion": __version__,
-                "rules": rules,
-            }
-        },
+        "tool": tool(rules),
         "invocations": [_invocation(report)],
         "results": [_result(f, reason, index) for f, reason in entries],
         "properties": {
@@ -73,16 +110,12 @@ def render(report: Report) -> str:
             "score": report.score.to_json(),
         },
     }
-    log = {"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}
-    return dumps(log, pretty=len(entries) <= PRETTY_LIMIT)
+    return dumps(sarif_log(run), pretty=len(entries) <= PRETTY_LIMIT)
 
 
 def _rules(findings: list[Finding]) -> list[dict[str, Any]]:
     """One rule per check that appears, described from the catalog when it is registered."""
-    first: dict[str, Finding] = {}
-    for f in findings:
-        first.setdefault(f.check, f)
-    return [_rule(check_id, first[check_id]) for check_id in sorted(first)]
+    return [_rule(check_id, f) for check_id, f in first_per_rule(findings, lambda f: f.check)]
 
 
 def _rule(check_id: str, example: Finding) -> dict[str, Any]:
@@ -96,15 +129,8 @@ def _rule(check_id: str, example: Finding) -> dict[str, Any]:
     properties: dict[str, Any] = {"category": category, "tags": [category, "postgresql"]}
     if category == "security" and severity in SECURITY_SEVERITY:
         properties["security-severity"] = SECURITY_SEVERITY[severity]
-    return {
-        "id": check_id,
-        "name": "".join(word.capitalize() for word in check_id.split("_")),
-        "shortDescription": {"text": title},
-        "fullDescription": {"text": first_paragraph(description) or title},
-        "help": {"text": description},
-        "defaultConfiguration": {"level": LEVEL[severity]},
-        "properties": properties,
-    }
+    descriptor = rule_descriptor(check_id, "_", title, description, LEVEL[severity])
+    return descriptor | {"properties": properties}
 
 
 def _result(finding: Finding, reason: str | None, index: dict[str, int]) -> dict[str, Any]:

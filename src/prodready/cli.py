@@ -95,6 +95,19 @@ def _formats(values: list[str] | None, default: list[str]) -> list[str]:
     return chosen
 
 
+def _require_db(db: str | None) -> str:
+    if db is None:
+        raise UsageError("--db (or DATABASE_URL) is required")
+    return db
+
+
+def _check_format(format: str, allowed: tuple[str, ...]) -> None:
+    """One message for every command: `unknown format 'x' (expected terminal, json or md)`."""
+    if format not in allowed:
+        expected = f"{', '.join(allowed[:-1])} or {allowed[-1]}"
+        raise UsageError(f"unknown format {format!r} (expected {expected})")
+
+
 def _severity(value: str | None) -> Severity | None:
     if value is None:
         return None
@@ -196,8 +209,7 @@ def snapshot_cmd(
     from prodready.db.collect import collect
     from prodready.pg.connection import SessionLimits
 
-    if db is None:
-        raise UsageError("--db (or DATABASE_URL) is required")
+    db = _require_db(db)
     with _progress(enabled=True) as progress:
         snap = collect(
             db, limits=SessionLimits(statement_timeout_ms=statement_timeout), progress=progress
@@ -250,10 +262,8 @@ def advise(
     from prodready.pg.connection import SessionLimits, connect
     from prodready.units import parse_size
 
-    if db is None:
-        raise UsageError("--db (or DATABASE_URL) is required")
-    if format not in ("terminal", "json", "md"):
-        raise UsageError(f"unknown format {format!r} (expected terminal, json or md)")
+    db = _require_db(db)
+    _check_format(format, ("terminal", "json", "md"))
     try:
         budget_bytes = parse_size(budget) if budget else None
     except ValueError as exc:
@@ -294,8 +304,7 @@ def checks(
     from prodready.registry import catalog
     from prodready.report.catalog import render_catalog
 
-    if format not in ("terminal", "json", "md"):
-        raise UsageError(f"unknown format {format!r} (expected terminal, json or md)")
+    _check_format(format, ("terminal", "json", "md"))
     text = render_catalog(catalog(), format)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
 

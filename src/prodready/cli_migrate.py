@@ -16,7 +16,9 @@ from prodready.cli import (
     ConfigOption,
     DbOption,
     TimeoutOption,
+    _check_format,
     _progress,
+    _require_db,
     _stderr,
     _stdout,
     app,
@@ -88,8 +90,7 @@ def fix_cmd(
     from prodready.pg.connection import SessionLimits
     from prodready.pipeline import plan_fixes_for
 
-    if format not in ("sql", "alembic"):
-        raise UsageError(f"unknown format {format!r} (expected sql or alembic)")
+    _check_format(format, ("sql", "alembic"))
     with _progress(enabled=db is not None) as progress:
         plan = plan_fixes_for(
             dsn=db,
@@ -158,8 +159,7 @@ def lint_migrations_cmd(
     from prodready.report.json_report import dumps
     from prodready.units import parse_size
 
-    if format not in ("terminal", "json", "sarif"):
-        raise UsageError(f"unknown format {format!r} (expected terminal, json or sarif)")
+    _check_format(format, ("terminal", "json", "sarif"))
     try:
         large_bytes = parse_size(large)
     except ValueError as exc:
@@ -255,10 +255,8 @@ def verify_cmd(
         raise UsageError("give exactly one of --save FILE and --baseline FILE")
     if baseline is not None and workload:
         raise UsageError("--workload goes with --save; a replay uses the baseline's statements")
-    if format not in ("terminal", "json", "md"):
-        raise UsageError(f"unknown format {format!r} (expected terminal, json or md)")
-    if db is None:
-        raise UsageError("--db (or DATABASE_URL) is required")
+    _check_format(format, ("terminal", "json", "md"))
+    db = _require_db(db)
     options = VerifyOptions(
         runs=runs,
         warmup=warmup,
@@ -372,8 +370,7 @@ def apply_cmd(
     """
     from prodready.migrate.apply import apply_migrations
 
-    if db is None:
-        raise UsageError("--db (or DATABASE_URL) is required")
+    db = _require_db(db)
     options = _apply_options(lock_timeout, retries, dry_run, statement_timeout)
     result = apply_migrations(db, directory, options, on_event=_events())
     _print_apply(result, format)
@@ -397,8 +394,7 @@ def rollback_cmd(
     """Run the .down.sql of applied migrations above --to, newest first (`--to 0`: all)."""
     from prodready.migrate.apply import rollback_migrations
 
-    if db is None:
-        raise UsageError("--db (or DATABASE_URL) is required")
+    db = _require_db(db)
     options = _apply_options(lock_timeout, retries, dry_run, statement_timeout)
     result = rollback_migrations(db, directory, to, options, on_event=_events())
     _print_apply(result, format)
@@ -413,8 +409,7 @@ def migrations_cmd(
     """Show each migration's state: pending, applied, failed, interrupted (read-only)."""
     from prodready.migrate.apply import migration_status, render_status
 
-    if db is None:
-        raise UsageError("--db (or DATABASE_URL) is required")
+    db = _require_db(db)
     text = render_status(
         migration_status(db, directory), "json" if format == "json" else "terminal"
     )

@@ -93,18 +93,18 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _round_trip(dsn: str, migrations: Path) -> dict[str, object]:
-    applied_dump = _dump(dsn)
+    applied_dump = schema_dump(dsn)
     started = time.perf_counter()
     rollback_migrations(dsn, migrations, 0)
     rollback_s = time.perf_counter() - started
-    rolled_back = _dump(dsn)
-    pristine = _dump(_pristine(dsn))
+    rolled_back = schema_dump(dsn)
+    pristine = schema_dump(_pristine(dsn))
     started = time.perf_counter()
     apply_migrations(dsn, migrations)
     reapply_s = time.perf_counter() - started
-    reapplied = _dump(dsn)
+    reapplied = schema_dump(dsn)
     rollback_migrations(dsn, migrations, 0)
-    again = _dump(dsn)
+    again = schema_dump(dsn)
     diff = list(difflib.unified_diff(pristine.splitlines(), rolled_back.splitlines(), lineterm=""))
     return {
         "rollback_seconds": round(rollback_s, 2),
@@ -126,10 +126,6 @@ def _pristine(dsn: str) -> str:
         # the demo's audit role and its grants are part of the original schema too
         create_audit_role(conn, AUDIT_ROLE, secrets.token_urlsafe(18))
     return target
-
-
-def _dump(dsn: str) -> str:
-    return schema_dump(dsn)
 
 
 def _stop(command: str | None) -> None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from prodready.cli import (
+from prodready.cli._app import (
     ConfigOption,
     DbOption,
     TimeoutOption,

@@ -1,0 +1,90 @@
+"""`advise`: index recommendations for the workload the app really runs."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from prodready.cli._app import (
+    DbOption,
+    TimeoutOption,
+    _check_format,
+    _progress,
+    _require_db,
+    _stderr,
+    _stdout,
+    app,
+)
+from prodready.errors import UsageError
+
+
+@app.command()
+def advise(
+    db: DbOption = None,
+    workload: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--workload",
+            "-w",
+            help="pg_stat_statements (default), FILE.sql (with optional '-- weight: N' lines) "
+            "or a server log (FILE.log, FILE.csv); repeat to combine.",
+        ),
+    ] = None,
+    budget: Annotated[
+        str | None, typer.Option("--budget", help="Storage budget for new indexes, e.g. 2GB.")
+    ] = None,
+    max_indexes: Annotated[
+        int | None, typer.Option("--max-indexes", min=1, help="At most this many new indexes.")
+    ] = None,
+    max_index_width: Annotated[
+        int, typer.Option("--max-index-width", min=1, max=8, help="Columns per index.")
+    ] = 3,
+    format: Annotated[
+        str, typer.Option("--format", "-f", help="terminal, json or md.")
+    ] = "terminal",
+    statement_timeout: TimeoutOption = 30_000,
+) -> None:
+    """Recommend indexes (and drops) for the workload the app really runs, with proof.
+
+    Each recommendation carries the planner's cost of every query it helps before and after
+    (HypoPG what-if indexes; nothing is built). Read-only on the target.
+    """
+    from prodready.advisor.engine import advise as run_advisor
+    from prodready.advisor.params import bind
+    from prodready.advisor.render import print_terminal, render_markdown
+    from prodready.advisor.workload import load_workload
+    from prodready.pg.connection import SessionLimits, connect
+    from prodready.units import parse_size
+
+    db = _require_db(db)
+    _check_format(format, ("terminal", "json", "md"))
+    try:
+        budget_bytes = parse_size(budget) if budget else None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    limits = SessionLimits(statement_timeout_ms=statement_timeout)
+    with _progress(enabled=True) as progress, connect(db, limits=limits) as conn:
+        queries = load_workload(workload or ["pg_stat_statements"], conn)
+        if not queries:
+            _stderr().print("The workload is empty: nothing to advise on.", markup=False)
+            return
+        bound, skipped = bind(queries, conn)
+        result = run_advisor(
+            conn,
+            bound,
+            skipped=skipped,
+            budget_bytes=budget_bytes,
+            max_indexes=max_indexes,
+            max_index_width=max_index_width,
+            progress=progress,
+        )
+    if format == "json":
+        from prodready.report.json_report import dumps
+
+        sys.stdout.write(dumps(result.to_json(), pretty=True))
+    elif format == "md":
+        sys.stdout.write(render_markdown(result))
+    else:
+        print_terminal(result, _stdout())

@@ -1,0 +1,149 @@
+"""`audit`, `snapshot` and `checks`: the database readiness audit and its catalog."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from prodready.cli._app import (
+    ConfigOption,
+    DbOption,
+    TimeoutOption,
+    _check_format,
+    _formats,
+    _progress,
+    _require_db,
+    _severity,
+    _stderr,
+    _stdout,
+    app,
+)
+from prodready.errors import EXIT_FINDINGS, UsageError
+
+if TYPE_CHECKING:
+    from prodready.report.plan import Report
+
+
+@app.command()
+def audit(
+    db: DbOption = None,
+    snapshot: Annotated[
+        Path | None, typer.Option("--snapshot", help="Audit a saved snapshot instead of --db.")
+    ] = None,
+    format: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="terminal, json, md, html, sarif (repeat or comma-separate). "
+            "Default: terminal; with --out: all files.",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Write report.json, PLAN.md, report.html, report.sarif here."
+        ),
+    ] = None,
+    fail_on: Annotated[
+        str | None,
+        typer.Option("--fail-on", help="Exit 1 when a finding is at or above this severity."),
+    ] = None,
+    config: ConfigOption = None,
+    statement_timeout: TimeoutOption = 30_000,
+    advise: Annotated[
+        bool,
+        typer.Option(
+            "--advise/--no-advise",
+            help="Include index advice for the pg_stat_statements workload (live --db only).",
+        ),
+    ] = True,
+) -> None:
+    """Audit a database (or a saved snapshot): score, phased plan, fixes."""
+    from prodready.config import load_config
+    from prodready.pg.connection import SessionLimits
+    from prodready.pipeline import audit as run_audit
+    from prodready.report import FILE_FORMATS, render, write_reports
+
+    threshold = _severity(fail_on)
+    if (db is None) == (snapshot is None):
+        raise UsageError("give exactly one of --db (or DATABASE_URL) and --snapshot")
+    formats = _formats(format, list(FILE_FORMATS) if out else ["terminal"])
+    settings = load_config(config)
+    with _progress(enabled=True) as progress:
+        _, report = run_audit(
+            dsn=db,
+            snapshot_file=snapshot,
+            config=settings,
+            limits=SessionLimits(statement_timeout_ms=statement_timeout),
+            advise=advise,
+            progress=progress,
+        )
+    if out is not None:
+        files = [f for f in formats if f != "terminal"]
+        written = write_reports(report, out, files)
+        if "terminal" in formats:
+            _print_terminal(report)
+        for path in written:
+            _stderr().print(f"wrote {path}")
+    elif formats == ["terminal"]:
+        _print_terminal(report)
+    else:
+        for fmt in formats:
+            text = render(report, fmt)
+            sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    for check_id, error in report.failures:
+        _stderr().print(f"warning: check {check_id} failed: {error}")
+    if threshold is not None and any(f.severity >= threshold for f in report.findings):
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+def _print_terminal(report: Report) -> None:
+    from prodready.report.terminal import print_report
+
+    print_report(report, _stdout())
+
+
+@app.command("snapshot")
+def snapshot_cmd(
+    db: DbOption = None,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write the snapshot JSON.")
+    ] = Path("snapshot.json"),
+    statement_timeout: TimeoutOption = 30_000,
+) -> None:
+    """Collect a read-only snapshot to audit later or elsewhere (`audit --snapshot`)."""
+    from prodready.db.collect import collect
+    from prodready.pg.connection import SessionLimits
+
+    db = _require_db(db)
+    with _progress(enabled=True) as progress:
+        snap = collect(
+            db, limits=SessionLimits(statement_timeout_ms=statement_timeout), progress=progress
+        )
+    try:
+        snap.save(output)
+    except OSError as exc:
+        raise UsageError(f"cannot write {output}: {exc.strerror}") from None
+    _stderr().print(
+        f"wrote {output}: {len(snap.tables)} tables, {len(snap.indexes)} indexes, "
+        f"{len(snap.statements or [])} statements"
+    )
+
+
+@app.command()
+def checks(
+    format: Annotated[
+        str, typer.Option("--format", "-f", help="terminal, json or md.")
+    ] = "terminal",
+) -> None:
+    """List every check: id, category, default severity, what it means."""
+    from prodready.registry import catalog
+    from prodready.report.catalog import render_catalog
+
+    _check_format(format, ("terminal", "json", "md"))
+    text = render_catalog(catalog(), format)
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")

@@ -13,21 +13,16 @@ reason = "used by the month-end report"
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from prodready import registry
 from prodready.errors import UsageError
+from prodready.model import Config
+
+__all__ = ["CONFIG_FILE", "Config", "load_config"]
 
 CONFIG_FILE = "prodready.toml"
-
-
-@dataclass
-class Config:
-    options: dict[str, dict[str, Any]] = field(default_factory=dict)
-    disabled: set[str] = field(default_factory=set)
-    suppressions: dict[str, str] = field(default_factory=dict)
-    source: Path | None = None
 
 
 def load_config(path: Path | None = None, cwd: Path | None = None) -> Config:
@@ -55,8 +50,6 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 def _parse(data: dict[str, Any], source: Path) -> Config:
-    from prodready import registry  # late: the registry imports this module
-
     config = Config(source=source)
     checks = data.get("checks", {})
     if not isinstance(checks, dict):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
+from pathlib import Path
 from typing import Any
 
 
@@ -141,3 +142,13 @@ class Finding:
 class Suppressed:
     finding: Finding
     reason: str
+
+
+@dataclass
+class Config:
+    """Check options, disabled checks and suppressions, read by `prodready.config`."""
+
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    disabled: set[str] = field(default_factory=set)
+    suppressions: dict[str, str] = field(default_factory=dict)
+    source: Path | None = None

@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
-from prodready.config import Config
 from prodready.db.snapshot import Snapshot
-from prodready.model import Category, CheckInfo, Finding, Issue, Severity, Suppressed
+from prodready.model import Category, CheckInfo, Config, Finding, Issue, Severity, Suppressed
 
 Options = Mapping[str, Any]
 CheckFn = Callable[[Snapshot, Options], Iterable[Issue]]

@@ -82,6 +82,34 @@ def test_covered_foreign_keys_are_silent(db: TestDatabase) -> None:
     assert not any(o.startswith(("public.cov_child", "public.cov_self")) for o in objects)
 
 
+def test_partial_not_null_index_serves_the_fk_and_is_not_reported(db: TestDatabase) -> None:
+    db.execute(
+        """
+        CREATE TABLE pn_users (id int PRIMARY KEY);
+        CREATE TABLE pn_orders (id int PRIMARY KEY, buyer_id int REFERENCES pn_users,
+                                archived_id int REFERENCES pn_users);
+        INSERT INTO pn_users SELECT generate_series(1, 100);
+        INSERT INTO pn_orders SELECT g, CASE WHEN g % 3 = 0 THEN g % 100 + 1 END,
+                                      g % 100 + 1 FROM generate_series(1, 20000) g;
+        CREATE INDEX pn_orders_buyer ON pn_orders (buyer_id) WHERE buyer_id IS NOT NULL;
+        CREATE INDEX pn_orders_archived ON pn_orders (archived_id) WHERE id > 10;
+        ANALYZE pn_users, pn_orders;
+        """
+    )
+    objects = [x.object for x in db.findings("unindexed_foreign_key")]
+    assert "public.pn_orders (buyer_id)" not in objects
+    assert "public.pn_orders (archived_id)" in objects  # an unrelated predicate does not serve
+    # the RI trigger's lookup, as the generic plan PostgreSQL caches for it, uses the index
+    with psycopg.connect(db.dsn, autocommit=True) as conn:
+        conn.execute("SET plan_cache_mode = force_generic_plan")
+        conn.execute(
+            "PREPARE ri(int) AS SELECT 1 FROM ONLY public.pn_orders x "
+            "WHERE buyer_id OPERATOR(pg_catalog.=) $1 FOR KEY SHARE OF x"
+        )
+        plan = "\n".join(r[0] for r in conn.execute("EXPLAIN EXECUTE ri(7)").fetchall())
+    assert "pn_orders_buyer" in plan
+
+
 def test_partitioned_foreign_key_gets_a_plain_create_index(db: TestDatabase) -> None:
     db.execute(
         """

@@ -341,7 +341,7 @@ def test_multiple_permissive_policies(db: TestDatabase, roles: LoginRoles) -> No
     assert list(objects) == ["public.posts (role authenticated, SELECT)"]
     finding = objects["public.posts (role authenticated, SELECT)"]
     assert finding.evidence["policies"] == ["read_own", "read_published"]
-    assert finding.severity == Severity.MEDIUM and finding.fix is None
+    assert finding.severity == Severity.LOW and finding.fix is None
 
 
 # -- rls_policy_always_true --
@@ -364,6 +364,55 @@ def test_rls_policy_always_true(db: TestDatabase, roles: LoginRoles) -> None:
     assert finding.severity == Severity.HIGH
     assert finding.evidence["using"] == "1 = 1"
     assert finding.evidence["exposed_to"] == ["anon"]
+
+
+def test_open_insert_on_a_membership_table_is_critical_and_exploitable(
+    db: TestDatabase, roles: LoginRoles
+) -> None:
+    me, other = "00000000-0000-0000-0000-00000000000a", "00000000-0000-0000-0000-00000000000b"
+    db.execute(
+        f"""
+        CREATE TABLE team_members (team_id int, user_id uuid);
+        CREATE TABLE team_docs (id int, team_id int);
+        ALTER TABLE team_members ENABLE ROW LEVEL SECURITY;
+        ALTER TABLE team_docs ENABLE ROW LEVEL SECURITY;
+        GRANT SELECT, INSERT ON team_members, team_docs TO authenticated;
+        GRANT UPDATE ON team_docs TO authenticated;
+        CREATE FUNCTION in_team(t int) RETURNS boolean LANGUAGE sql STABLE SECURITY DEFINER
+          SET search_path = '' AS $$
+          SELECT EXISTS (SELECT 1 FROM public.team_members m
+                         WHERE m.team_id = t AND m.user_id = auth.uid()) $$;
+        CREATE POLICY own ON team_members FOR SELECT TO authenticated
+          USING (user_id = auth.uid());
+        CREATE POLICY join_any ON team_members FOR INSERT TO authenticated WITH CHECK (true);
+        CREATE POLICY docs_of_my_teams ON team_docs FOR SELECT TO authenticated
+          USING (in_team(team_id));
+        CREATE POLICY docs_insert ON team_docs FOR INSERT TO authenticated
+          WITH CHECK (in_team(team_id));
+        CREATE POLICY no_rows ON team_docs FOR UPDATE TO authenticated WITH CHECK (true);
+        INSERT INTO team_members VALUES (1, '{me}'), (2, '{other}');
+        INSERT INTO team_docs SELECT g, 1 + g % 2 FROM generate_series(1, 10) g;
+        """
+    )
+    objects = {k: v for k, v in found(db, "rls_policy_always_true").items() if "team_" in k}
+    # the UPDATE policy has WITH CHECK (true) but no USING anywhere: it updates nothing
+    assert list(objects) == ["public.team_members (policy join_any)"]
+    finding = objects["public.team_members (policy join_any)"]
+    assert finding.severity is Severity.CRITICAL and finding.phase == 1
+    assert finding.evidence["trusted_by"] == [
+        "public.team_docs (policy docs_insert)",
+        "public.team_docs (policy docs_of_my_teams)",
+    ]
+    # the exploit the finding describes, rolled back: joining team 2 doubles what I read
+    with psycopg.connect(db.dsn) as conn:
+        conn.execute("SET LOCAL ROLE authenticated")
+        conn.execute("SELECT set_config('request.jwt.claim.sub', %s, true)", (me,))
+        before = conn.execute("SELECT count(*) FROM team_docs").fetchone()
+        conn.execute("INSERT INTO team_members VALUES (2, %s)", (me,))
+        after = conn.execute("SELECT count(*) FROM team_docs").fetchone()
+        updated = conn.execute("UPDATE team_docs SET id = id").rowcount
+        conn.rollback()
+    assert before == (5,) and after == (10,) and updated == 0
 
 
 # -- hostile identifiers in generated SQL --

@@ -80,8 +80,9 @@ def test_fk_without_index_fires_with_concurrent_fix() -> None:
         btree("b", ["buyer_id", "created_at"], "orders"),
         btree("c", ["buyer_id"], "orders", is_unique=True),
         f.index("h", "orders", ["buyer_id"], method="hash"),
+        btree("p", ["buyer_id"], "orders", predicate="(buyer_id IS NOT NULL)"),
     ],
-    ids=["exact", "leading", "unique", "hash"],
+    ids=["exact", "leading", "unique", "hash", "partial-not-null"],
 )
 def test_fk_covered_by_leading_index_is_silent(index: s.Index) -> None:
     assert run("unindexed_foreign_key", fk_snap([index])) == []
@@ -91,14 +92,17 @@ def test_fk_covered_by_leading_index_is_silent(index: s.Index) -> None:
     "index",
     [
         btree("a", ["created_at", "buyer_id"], "orders"),
-        btree("b", ["buyer_id"], "orders", predicate="(buyer_id IS NOT NULL)"),
+        btree("b", ["buyer_id"], "orders", predicate="(deleted_at IS NULL)"),
+        btree("n", ["buyer_id"], "orders", predicate="((buyer_id IS NOT NULL) OR (x > 1))"),
+        btree("o", ["buyer_id"], "orders", predicate="(other_id IS NOT NULL)"),
         btree("c", ["buyer_id"], "orders", is_valid=False),
         f.index("d", "orders", ["lower(buyer_id)"], attnums=[0]),
         f.index("e", "orders", ["buyer_id"], method="gin"),
         f.index("x", "users", ["buyer_id"]),
     ],
-    ids=["not-leading", "partial", "invalid", "expression", "gin", "other-table"],
-)
+    ids=["not-leading", "partial", "partial-or", "partial-other-column", "invalid",
+         "expression", "gin", "other-table"],
+)  # fmt: skip
 def test_fk_with_unusable_index_fires(index: s.Index) -> None:
     assert [x.object for x in run("unindexed_foreign_key", fk_snap([index]))] == [
         "public.orders (buyer_id)"
@@ -113,6 +117,25 @@ def test_multicolumn_fk_matches_leading_set_in_any_order() -> None:
     [found] = run("unindexed_foreign_key", fk_snap([gap], constraints=constraints))
     assert found.object == "public.orders (tenant_id, buyer_id)"
     assert found.fix is not None and found.fix.sql.endswith('("tenant_id", "buyer_id")')
+
+
+def test_composite_fk_partial_not_null_conjunction_covers() -> None:
+    constraints = [fk(["tenant_id", "buyer_id"])]
+    predicate = "((tenant_id IS NOT NULL) AND (buyer_id IS NOT NULL))"
+    covered = btree("x", ["tenant_id", "buyer_id"], "orders", predicate=predicate)
+    assert run("unindexed_foreign_key", fk_snap([covered], constraints=constraints)) == []
+
+
+def test_composite_fk_with_single_column_indexes_is_partly_served() -> None:
+    constraints = [fk(["tenant_id", "buyer_id"])]
+    singles = [btree("t", ["tenant_id"], "orders"), btree("b", ["buyer_id"], "orders")]
+    [found] = run("unindexed_foreign_key", fk_snap(singles, constraints=constraints))
+    assert found.evidence["partly_served_by"] == ["b", "t"]
+    assert "partly" not in found.detail and "scans" not in found.detail
+    assert "part of the key" in found.detail
+    assert found.severity is Severity.LOW  # a 5,000-row table: medium when unserved
+    [unserved] = run("unindexed_foreign_key", fk_snap([], constraints=constraints))
+    assert unserved.severity is Severity.MEDIUM and "scans its 5,000 rows" in unserved.detail
 
 
 def test_fks_on_the_same_columns_share_one_finding() -> None:

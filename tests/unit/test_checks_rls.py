@@ -345,7 +345,7 @@ def test_multiple_permissive_policies_expand_all_and_public() -> None:
     assert [(x.object, x.evidence["policies"]) for x in found] == [
         ("public.orders (role authenticated, SELECT)", ["admins", "everyone", "read own"]),
     ]
-    assert found[0].severity == Severity.MEDIUM
+    assert found[0].severity == Severity.LOW
 
 
 def test_multiple_permissive_policies_public_reported_once() -> None:
@@ -447,3 +447,51 @@ def test_rls_policy_always_true_needs_grant_and_policy_on_the_same_role() -> Non
     todos = f.table("todos", owner="postgres", acl=acl, rls_enabled=True)
     edits = policy("edits", "todos", command="UPDATE", using="true", roles=["authenticated"])
     assert findings("rls_policy_always_true", **supabase(tables=[todos], policies=[edits])) == []
+
+
+def test_update_policy_with_only_with_check_true_updates_nothing_alone() -> None:
+    # No USING of its own and none from another UPDATE/ALL policy: no row can be updated.
+    lone = policy("upd", "todos", command="UPDATE", using=None, with_check="true")
+    assert _always_true(lone) == []
+    # With another UPDATE policy choosing the rows, any new values pass: a real finding.
+    rows = policy("own rows", "todos", command="UPDATE", using="user_id = auth.uid()")
+    [found] = _always_true(lone, rows)
+    assert found.object == "public.todos (policy upd)" and found.severity is Severity.MEDIUM
+    # An ALL policy's USING chooses rows for UPDATE too; a SELECT policy's does not.
+    reads = policy("reads", "todos", command="SELECT", using="user_id = auth.uid()")
+    assert _always_true(lone, reads) == []
+    everything = policy("all own", "todos", command="ALL", using="user_id = auth.uid()")
+    assert [x.object for x in _always_true(lone, everything)] == ["public.todos (policy upd)"]
+
+
+def _teams(*extra: s.Policy, functions: list[s.Function] | None = None) -> list[Finding]:
+    members = f.table("members", owner="postgres", acl=API_GRANTS, rls_enabled=True)
+    docs = f.table("docs", owner="postgres", acl=API_GRANTS, rls_enabled=True)
+    join = policy("join any team", "members", command="INSERT", using=None, with_check="true")
+    return findings(
+        "rls_policy_always_true",
+        **supabase(tables=[members, docs], policies=[join, *extra], functions=functions or []),
+    )
+
+
+def test_always_true_insert_on_a_table_other_policies_trust_is_critical() -> None:
+    assert [x.severity for x in _teams()] == [Severity.MEDIUM]  # nobody relies on members
+    subquery = policy(
+        "team docs", "docs",
+        using="team_id IN (SELECT members.team_id FROM members WHERE user_id = auth.uid())",
+    )  # fmt: skip
+    [found] = _teams(subquery)
+    assert found.severity is Severity.CRITICAL
+    assert found.evidence["trusted_by"] == ['public.docs (policy "team docs")']
+    assert "grants whatever those policies allow" in found.detail
+    # the same trust through a function the policy calls (the usual is_member() helper)
+    helper = function(
+        "is_member", identity_args="team integer",
+        body="SELECT EXISTS (SELECT 1 FROM public.members m WHERE m.team_id = team)",
+    )  # fmt: skip
+    via_function = policy("team docs", "docs", using="is_member(team_id)")
+    [found] = _teams(via_function, functions=[helper])
+    assert found.severity is Severity.CRITICAL
+    # a function that reads another table does not make members trusted
+    other = function("is_member", identity_args="team integer", body="SELECT true FROM public.docs_owners")
+    assert [x.severity for x in _teams(via_function, functions=[other])] == [Severity.MEDIUM]

@@ -22,7 +22,7 @@ from prodready.db.checks.indexes import (
     duplicates,
     redundancies,
 )
-from prodready.db.checks.tables import DAY_S, duration_text
+from prodready.db.checks.shared import DAY_S, duration_text
 from prodready.db.snapshot import Index, Snapshot
 from prodready.units import human_bytes
 

@@ -113,7 +113,7 @@ class _Reader:
             constraints=self.rows("constraints", s.Constraint, self.locked),
             policies=self.rows("policies", s.Policy, self.locked),
             functions=self.rows("functions", s.Function),
-            views=self.rows("views", s.View),
+            views=self.rows("views", s.View, self.locked),
             extensions=extensions,
             activity=[_sanitise_activity(a) for a in self.rows("activity", s.Activity)],
             statements=self.statements(extensions),
@@ -121,6 +121,7 @@ class _Reader:
             replication_slots=self.optional_rows("replication_slots", s.ReplicationSlot),
             locked_tables=sorted(locked["tables"]),
             role_settings=self.rows("role_settings", s.RoleSetting, {}),
+            triggers=self.rows("triggers", s.TableTrigger, self.locked),
         )
         self.pending_sequences = self.fetch("sequences")
         hidden = self.one("hidden_stats")["tables"]

@@ -309,6 +309,12 @@ class Function:
     owner: str
     acl: list[str] | None
     extension: str | None
+    body: str | None = None  # prosrc of user-written functions (first 64 KiB)
+
+    @property
+    def is_trigger(self) -> bool:
+        """Trigger functions cannot be called directly, whatever EXECUTE says."""
+        return self.result_type in ("trigger", "event_trigger")
 
     @property
     def signature(self) -> str:
@@ -324,10 +330,27 @@ class View:
     options: list[str]
     acl: list[str] | None
     extension: str | None
+    definition: str | None = None
 
     @property
     def qualified(self) -> str:
         return qualify(self.schema, self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class TableTrigger:
+    """A user trigger: the table, the function it calls and its full definition."""
+
+    schema: str
+    table: str
+    name: str
+    function_schema: str
+    function_name: str
+    definition: str
+
+    @property
+    def table_qualified(self) -> str:
+        return qualify(self.schema, self.table)
 
 
 @dataclass(frozen=True, slots=True)
@@ -428,6 +451,7 @@ class Snapshot:
     # tables (display names) under DDL lock: their indexes, constraints and policies are absent
     locked_tables: list[str] = field(default_factory=list)
     role_settings: list[RoleSetting] = field(default_factory=list)
+    triggers: list[TableTrigger] = field(default_factory=list)
 
     # -- lookups (cached; frozen dataclasses still allow cached_property) --
 

@@ -13,9 +13,12 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
+from pglast import ast, parse_sql
+from pglast.enums import BoolExprType, NullTestType
+from pglast.parser import ParseError
 from psycopg import sql
 
-from prodready.db.checks.tables import (
+from prodready.db.checks.shared import (
     DAY_S,
     MIB,
     Partitions,
@@ -48,8 +51,10 @@ def unindexed_foreign_key(snap: Snapshot, opts: Options) -> Iterator[Issue]:
     """Without an index whose leading columns are the foreign key's, every DELETE or key
     UPDATE on the referenced table scans the whole referencing table, and
     joins along the key cannot use an index. Create one CONCURRENTLY on the key columns.
-    A valid, non-partial btree (or, for one column, hash) index whose leading columns are
-    the key's, in any order, counts; on a partitioned table, so does one on every leaf."""
+    A valid btree (or, for one column, hash) index whose leading columns are the key's, in
+    any order, counts, also a partial one on `key IS NOT NULL` (the lookup implies it); on a
+    partitioned table, so does one on every leaf. Where only part of a composite key leads
+    an index, the lookup is partly served and the finding says so."""
     partitions = Partitions(snap)
     names = _NameAllocator(snap)
     locked = set(snap.locked_tables)
@@ -60,7 +65,9 @@ def unindexed_foreign_key(snap: Snapshot, opts: Options) -> Iterator[Issue]:
         for fks in _fk_groups(constraints):
             if _fk_covered(snap, partitions, table, frozenset(fks[0].columns), locked):
                 continue
-            yield _fk_issue(table, fks, partitions, names.allocate(table, fks[0]), opts)
+            partly = _partly_served_by(snap, table, frozenset(fks[0].columns))
+            name = names.allocate(table, fks[0])
+            yield _fk_issue(table, fks, partitions, name, opts, partly)
 
 
 def _fk_groups(constraints: list[Constraint]) -> list[list[Constraint]]:
@@ -89,12 +96,58 @@ def _fk_covered(
 
 def _covers_fk(index: Index, wanted: frozenset[str]) -> bool:
     width = len(wanted)
-    if not index.is_valid or index.predicate is not None or index.n_key_columns < width:
+    if not index.is_valid or index.n_key_columns < width:
+        return False
+    # the RI trigger's lookup (`fk = $1`) implies fk IS NOT NULL, so a partial index on
+    # `fk IS NOT NULL` serves it, as a generic plan too; any other predicate does not
+    if index.predicate is not None and not implied_by_not_null(index.predicate, wanted):
         return False
     # a hash index has one column and serves the equality lookups foreign keys make
     if index.method not in ("btree", "hash"):
         return False
     return 0 not in index.attnums[:width] and frozenset(index.key_columns[:width]) == wanted
+
+
+def implied_by_not_null(predicate: str, columns: frozenset[str]) -> bool:
+    """True when `predicate` is a conjunction of `col IS NOT NULL` over `columns` only."""
+    try:
+        select = parse_sql(f"SELECT 1 WHERE {predicate}")[0].stmt
+    except ParseError:
+        return False
+    where = getattr(select, "whereClause", None)
+    if where is None:
+        return False
+    terms = list(where.args) if _is_and(where) else [where]
+    return all(_not_null_column(term) in columns for term in terms)
+
+
+def _is_and(node: Any) -> bool:
+    return isinstance(node, ast.BoolExpr) and node.boolop == BoolExprType.AND_EXPR
+
+
+def _not_null_column(node: Any) -> str | None:
+    if not (isinstance(node, ast.NullTest) and node.nulltesttype == NullTestType.IS_NOT_NULL):
+        return None
+    ref = node.arg
+    fields = ref.fields if isinstance(ref, ast.ColumnRef) else None
+    if not fields or not isinstance(fields[-1], ast.String):
+        return None
+    return str(fields[-1].sval)
+
+
+def _partly_served_by(snap: Snapshot, table: Table, wanted: frozenset[str]) -> list[str]:
+    """Indexes that lead with one of a composite key's columns: they narrow the RI lookup."""
+    if len(wanted) < 2:
+        return []
+    found = []
+    for index in snap.indexes_by_table.get(table.ident, []):
+        if not index.is_valid or index.method not in ("btree", "hash") or not index.key_columns:
+            continue
+        if index.predicate is not None and not implied_by_not_null(index.predicate, wanted):
+            continue
+        if index.attnums[0] != 0 and index.key_columns[0] in wanted:
+            found.append(index.name)
+    return sorted(found)
 
 
 def _fk_issue(
@@ -103,6 +156,7 @@ def _fk_issue(
     partitions: Partitions,
     name: str,
     opts: Options,
+    partly: list[str],
 ) -> Issue:
     columns = fks[0].columns
     rows = partitions.rows(table)
@@ -111,11 +165,20 @@ def _fk_issue(
         {qualify(c.ref_schema, c.ref_table) for c in fks if c.ref_schema and c.ref_table}
     )
     size = _tree_bytes(partitions, table)
-    detail = (
-        f"No index on {table.qualified} starts with ({shown}), so every DELETE or key UPDATE "
-        f"on {', '.join(referenced) or 'the referenced table'} scans "
-        f"{_rows_text(rows)} rows, and joins on the key cannot use an index."
-    )
+    parent = ", ".join(referenced) or "the referenced table"
+    if partly:
+        detail = (
+            f"No index on {table.qualified} starts with all of ({shown}); "
+            f"{', '.join(quote_ident(n) for n in partly)} lead with part of the key, so a "
+            f"DELETE or key UPDATE on {parent} finds the rows through part of the key and "
+            "filters the rest. An index on the whole key makes the lookup exact."
+        )
+    else:
+        detail = (
+            f"No index on {table.qualified} starts with ({shown}), so every DELETE or key "
+            f"UPDATE on {parent} scans {_rows_text(rows)} rows, and joins on the key cannot "
+            "use an index."
+        )
     if table.kind == "p":
         detail += (
             " On a partitioned table CREATE INDEX cannot run CONCURRENTLY and blocks writes "
@@ -130,12 +193,18 @@ def _fk_issue(
         "total_bytes": size,
         "seq_scan": table.seq_scan,
     }
+    if partly:
+        evidence["partly_served_by"] = partly
+    severity = _fk_severity(rows, opts)
+    if partly:  # the lookup is narrowed already: one step below the unserved case
+        base = severity if severity is not None else Severity.MEDIUM
+        severity = Severity(max(int(base) - 1, int(Severity.LOW)))
     return Issue(
         f"{table.qualified} ({shown})",
         detail,
         evidence,
         fix=_create_index_fix(table, name, columns),
-        severity=_fk_severity(rows, opts),
+        severity=severity,
         verify=_valid_index_sql(table.schema, name),
     )
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from prodready.db.checks.tables import stats_evidence
+from prodready.db.checks.shared import stats_evidence
 from prodready.db.snapshot import Snapshot, Statement, quote_ident
 from prodready.model import Category, Issue, Severity
 from prodready.registry import Options, check

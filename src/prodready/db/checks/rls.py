@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import operator
+import re
 import typing
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from pglast import ast, parse_sql, parser
 from pglast.enums import BoolExprType
@@ -28,6 +29,7 @@ from prodready.model import Category, Fix, Issue, Severity
 from prodready.registry import Options, check
 
 COMMANDS = ("SELECT", "INSERT", "UPDATE", "DELETE")
+T = TypeVar("T")
 
 # Calls that read session state: the same value for every row of a statement.
 SESSION_FUNCTIONS = ["auth.uid", "auth.jwt", "auth.role", "auth.email", "current_setting"]
@@ -271,15 +273,16 @@ def rls_initplan(snap: Snapshot, opts: Options) -> Iterator[Issue]:
 @check(
     "multiple_permissive_policies",
     title="Several permissive policies for the same role and command",
-    category=Category.PERFORMANCE,
-    severity=Severity.MEDIUM,
+    category=Category.SECURITY,
+    severity=Severity.LOW,
 )
 def multiple_permissive_policies(snap: Snapshot, opts: Options) -> Iterator[Issue]:
     """More than one PERMISSIVE policy applies to the same role and command on a table.
 
-    PostgreSQL evaluates every one of them for each row and ORs the results, so each extra
-    policy adds its full cost per row. Merge them into one policy whose USING (and WITH
-    CHECK) combines the conditions with OR. A policy TO public applies to every role.
+    A hygiene note, not a speed problem: PostgreSQL already ORs them into one qual, and a
+    hand-merged policy plans the same. What matters is review: the role gets the union, so
+    one broad policy silently widens all the others. Check each is meant to grant access on
+    its own, or make the narrowing ones RESTRICTIVE. A policy TO public applies to every role.
     """
     for table in _rls_tables(snap, platform=True):
         if not table.rls_enabled:
@@ -293,8 +296,10 @@ def multiple_permissive_policies(snap: Snapshot, opts: Options) -> Iterator[Issu
                 object=f"{table.qualified} (role {display_role(role)}, {command})",
                 detail=(
                     f"{len(policies)} permissive policies ({', '.join(map(quote_ident, names))}) "
-                    f"apply to {display_role(role)} for {command} on {table.qualified}, and each "
-                    "is evaluated for every row; merge them into one policy with OR."
+                    f"apply to {display_role(role)} for {command} on {table.qualified}; a row "
+                    "passes when any one of them allows it. Check each is meant to grant "
+                    "access on its own (PostgreSQL ORs them into one qual, so merging them "
+                    "would not make queries faster)."
                 ),
                 evidence={"role": display_role(role), "command": command, "policies": names},
             )
@@ -312,14 +317,22 @@ def rls_policy_always_true(snap: Snapshot, opts: Options) -> Iterator[Issue]:
 
     Permissive policies are ORed, so RLS then protects nothing for that command: high for
     UPDATE/DELETE/ALL, medium for INSERT, low for SELECT (public reads are often intended).
-    Check the caller instead, e.g. `USING (user_id = (SELECT auth.uid()))`.
+    Critical when other tables' policies read this table (a membership table such as
+    user <-> team): whoever writes a row here grants themselves what those policies allow.
+    An UPDATE policy with only `WITH CHECK (true)` and no USING of its own or of another
+    UPDATE/ALL policy lets no row be updated and is not reported. Check the caller instead,
+    e.g. `WITH CHECK (user_id = (SELECT auth.uid()))`.
     """
     access = AccessModel(snap, opts["api_roles"])
+    trusted_by = policy_dependents(snap)
     for table in _rls_tables(snap, platform=True):
         if not table.rls_enabled:
             continue
-        for policy in snap.policies_by_table.get(table.ident, []):
-            issue = _always_true_issue(access, snap, table, policy)
+        policies = snap.policies_by_table.get(table.ident, [])
+        for policy in policies:
+            issue = _always_true_issue(
+                access, snap, table, policy, policies, trusted_by.get(table.ident, [])
+            )
             if issue is not None:
                 yield issue
 
@@ -412,7 +425,12 @@ def _policy_object(policy: Policy) -> str:
 
 
 def _always_true_issue(
-    access: AccessModel, snap: Snapshot, table: Table, policy: Policy
+    access: AccessModel,
+    snap: Snapshot,
+    table: Table,
+    policy: Policy,
+    siblings: list[Policy],
+    trusted_by: list[str],
 ) -> Issue | None:
     if not policy.permissive:
         return None
@@ -420,6 +438,8 @@ def _always_true_issue(
     check_true = is_constant_true(policy.with_check)
     if not (using_true or check_true):
         return None
+    if policy.command == "UPDATE" and policy.using is None and not _update_rows(policy, siblings):
+        return None  # no USING anywhere: PostgreSQL lets no row be updated at all
     severity = _always_true_severity(policy, using_true, check_true)
     if severity is None:
         return None
@@ -428,16 +448,100 @@ def _always_true_issue(
     if not exposure:
         return None
     clause = "USING" if using_true else "WITH CHECK"
+    detail = (
+        f"Permissive policy {quote_ident(policy.name)} on {table.qualified} ({policy.command}) "
+        f"has {clause} always true, so {_who(exposure)} pass it for every row."
+    )
+    writes = policy.command != "SELECT" and (check_true or policy.command == "DELETE")
+    escalates = bool(trusted_by) and (writes or (using_true and policy.command != "SELECT"))
+    if escalates:
+        severity = Severity.CRITICAL
+        detail += (
+            f" Policies on other tables trust this table's rows ({', '.join(trusted_by[:5])}"
+            f"{' and more' if len(trusted_by) > 5 else ''}): writing a row here (adding "
+            "oneself to a team, say) grants whatever those policies allow."
+        )
     return Issue(
         object=_policy_object(policy),
         severity=severity,
-        detail=(
-            f"Permissive policy {quote_ident(policy.name)} on {table.qualified} ({policy.command}) "
-            f"has {clause} always true, so {_who(exposure)} pass it for every row."
-        ),
+        detail=detail,
         evidence=_exposure_evidence(exposure)
-        | {"command": policy.command, "using": policy.using, "with_check": policy.with_check},
+        | {
+            "command": policy.command,
+            "using": policy.using,
+            "with_check": policy.with_check,
+            "trusted_by": trusted_by,
+        },
     )
+
+
+def _update_rows(policy: Policy, siblings: list[Policy]) -> bool:
+    """Whether some permissive UPDATE/ALL policy for the same roles has a USING to pick rows."""
+    for other in siblings:
+        if other is policy or not other.permissive or other.using is None:
+            continue
+        if other.command not in ("UPDATE", "ALL"):
+            continue
+        if PUBLIC in other.roles or PUBLIC in policy.roles or set(other.roles) & set(policy.roles):
+            return True
+    return False
+
+
+def policy_dependents(snap: Snapshot) -> dict[tuple[str, str], list[str]]:
+    """For each table, the policies on *other* tables whose expressions read it, directly
+    (a subquery) or through a function they call (whose body names the table)."""
+    by_name: dict[str, list[tuple[str, str]]] = {}
+    for t in snap.tables:
+        if t.kind in ("r", "p"):
+            by_name.setdefault(t.name, []).append(t.ident)
+    functions = {(fn.schema, fn.name): fn for fn in snap.functions if fn.body}
+    bare = {key[1]: key for key in functions}
+    found: dict[tuple[str, str], set[str]] = {}
+    for policy in snap.policies:
+        read: set[tuple[str, str]] = set()
+        for expression in (policy.using, policy.with_check):
+            node = _parse_expression(expression)
+            if node is None:
+                continue
+            for rv in _nodes(node, ast.RangeVar):
+                read |= {
+                    i for i in by_name.get(rv.relname or "", []) if rv.schemaname in (None, i[0])
+                }
+            for call in _nodes(node, ast.FuncCall):
+                name = _call_name(call)
+                key = name if len(name) == 2 else bare.get(name[-1]) if name else None
+                fn = functions.get(key) if key else None
+                if fn is not None and fn.body:
+                    read |= _tables_named(fn.body, by_name)
+        for ident in read - {(policy.schema, policy.table)}:
+            found.setdefault(ident, set()).add(_policy_object(policy))
+    return {k: sorted(v) for k, v in found.items()}
+
+
+_NAME = r'(?:"(?:[^"]|"")+"|[A-Za-z_][\w$]*)'
+_READS = re.compile(rf"\b(?:from|join)\s+({_NAME})(?:\s*\.\s*({_NAME}))?", re.IGNORECASE)
+
+
+def _tables_named(body: str, by_name: dict[str, list[tuple[str, str]]]) -> set[tuple[str, str]]:
+    """Tables a function body reads after FROM or JOIN (qualified, or by name in any schema)."""
+    found: set[tuple[str, str]] = set()
+    for first, second in _READS.findall(body):
+        schema, name = (_unquote(first), _unquote(second)) if second else (None, _unquote(first))
+        found |= {i for i in by_name.get(name, []) if schema is None or i[0] == schema}
+    return found
+
+
+def _unquote(name: str) -> str:
+    if name.startswith('"'):
+        return name[1:-1].replace('""', '"')
+    return name.lower()
+
+
+def _nodes(node: object, kind: type[T]) -> Iterator[T]:
+    if isinstance(node, kind):
+        yield node
+    for child in _children(node):
+        yield from _nodes(child, kind)
 
 
 def _always_true_severity(policy: Policy, using_true: bool, check_true: bool) -> Severity | None:

@@ -1,27 +1,36 @@
-"""Table checks: primary keys, sequential scans, bloat, vacuum and statistics freshness.
-
-The small helpers at the bottom (sizes, statistics age, autovacuum parameters) are shared
-with the index and query checks.
-"""
+"""Table checks: primary keys, sequential scans, bloat, vacuum and statistics freshness."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from psycopg import sql
 
+from prodready.db.checks.shared import (
+    DAY_S,
+    MIB,
+    Partitions,
+    Trigger,
+    autovacuum_enabled,
+    autovacuum_trigger,
+    disabled_reason,
+    ident,
+    int_option,
+    latest,
+    minutes_since,
+    regclass_literal,
+    since_text,
+    statements,
+    stats_evidence,
+)
 from prodready.db.snapshot import Column, Index, Snapshot, Table, quote_ident
 from prodready.model import Category, Fix, Issue, Severity
 from prodready.registry import Options, check
 from prodready.sqlgen import render
 from prodready.units import human_bytes
-
-DAY_S = 86_400.0
-MIB = 1024 * 1024
 
 # PostgreSQL's storage constants (bufpage.h, htup_details.h, itemid.h) for the bloat estimate
 PAGE_HEADER_BYTES = 24
@@ -259,7 +268,7 @@ def estimate_bloat(snap: Snapshot, table: Table) -> BloatEstimate | None:
     if row is None or table.reltuples < 0 or table.relpages <= 0:
         return None
     block = snap.server.block_size
-    fillfactor = _int_option(table, "fillfactor", 100)
+    fillfactor = int_option(table, "fillfactor", 100)
     # inserts leave (100 - fillfactor)% of every page free for later updates
     capacity = block - PAGE_HEADER_BYTES - block * (100 - fillfactor) // 100
     max_per_page = (block - PAGE_HEADER_BYTES) // (MAXALIGN * 3 + LINE_POINTER_BYTES)
@@ -364,7 +373,7 @@ def vacuum_overdue(snap: Snapshot, opts: Options) -> Iterator[Issue]:
             continue
         last = latest(table.last_vacuum, table.last_autovacuum)
         enabled = autovacuum_enabled(snap, table)
-        if enabled and _minutes_since(snap, last) < opts["grace_minutes"]:
+        if enabled and minutes_since(snap, last) < opts["grace_minutes"]:
             continue  # autovacuum ran recently: the dead rows may be newer than its visit
         yield _vacuum_issue(snap, table, trigger, last, enabled)
 
@@ -375,9 +384,9 @@ def _vacuum_issue(
     dead = table.n_dead_tup or 0
     live = table.n_live_tup or 0
     cause = (
-        _disabled_reason(snap)
+        disabled_reason(snap)
         if not enabled
-        else f"autovacuum has not vacuumed it {_since_text(snap, last)}"
+        else f"autovacuum has not vacuumed it {since_text(snap, last)}"
     )
     detail = (
         f"{dead:,} dead rows ({dead / max(live + dead, 1):.0%} of the table) against an "
@@ -459,9 +468,9 @@ def _stale_analyze(snap: Snapshot, table: Table, opts: Options) -> Issue | None:
         return None
     last = latest(table.last_analyze, table.last_autoanalyze)
     enabled = autovacuum_enabled(snap, table)
-    if enabled and _minutes_since(snap, last) < opts["grace_minutes"]:
+    if enabled and minutes_since(snap, last) < opts["grace_minutes"]:
         return None
-    cause = _disabled_reason(snap) if not enabled else f"last analyzed {_since_text(snap, last)}"
+    cause = disabled_reason(snap) if not enabled else f"last analyzed {since_text(snap, last)}"
     detail = (
         f"{modified:,} rows changed since the last ANALYZE, against an autoanalyze trigger "
         f"of {trigger.value:,.0f}; {cause}."
@@ -489,153 +498,3 @@ def _analyze_issue(table: Table, detail: str, evidence: dict[str, Any]) -> Issue
         ).format(regclass_literal(table.schema, table.name))
     )
     return Issue(table.qualified, detail, evidence, fix=fix, verify=verify)
-
-
-# -- helpers shared by the table, index and query checks --
-
-
-def stats_evidence(snap: Snapshot) -> dict[str, Any]:
-    """How long the activity counters have accumulated, for evidence that relies on them."""
-    return {
-        "stats_since": snap.stats_since,
-        "stats_age_days": round(snap.stats_age_seconds / DAY_S, 2),
-    }
-
-
-class Partitions:
-    """The partition tree of a snapshot, built once per check run."""
-
-    def __init__(self, snap: Snapshot) -> None:
-        self.children: dict[tuple[str, str], list[Table]] = {}
-        for t in snap.tables:
-            if t.parent_schema is not None and t.parent_name is not None:
-                self.children.setdefault((t.parent_schema, t.parent_name), []).append(t)
-
-    def leaves(self, table: Table) -> list[Table]:
-        """Every leaf partition under a partitioned table (sub-partitions followed)."""
-        found: list[Table] = []
-        for child in self.children.get(table.ident, []):
-            found.extend(self.leaves(child) if child.kind == "p" else [child])
-        return found
-
-    def rows(self, table: Table) -> int | None:
-        """Estimated rows; a partitioned table counts its leaf partitions."""
-        if table.kind != "p":
-            return table_rows(table)
-        counts = [r for leaf in self.leaves(table) if (r := table_rows(leaf)) is not None]
-        return sum(counts) if counts else None
-
-
-def table_rows(table: Table) -> int | None:
-    """Estimated rows: reltuples once VACUUM/ANALYZE has run, else the live-row counter."""
-    if table.reltuples >= 0:
-        return int(table.reltuples)
-    return table.n_live_tup
-
-
-def ident(name: str) -> sql.Identifier:
-    return sql.Identifier(name)
-
-
-def regclass_literal(schema: str, name: str) -> sql.Literal:
-    """The quoted, qualified name as a string literal, ready for `::regclass`."""
-    return sql.Literal(render(sql.Identifier(schema, name)))
-
-
-def statements(parts: list[str]) -> str:
-    """Several statements as one script, each on its own line and terminated."""
-    return "\n".join(p if p.endswith(";") else f"{p};" for p in parts)
-
-
-@dataclass(frozen=True)
-class Trigger:
-    threshold: float
-    scale_factor: float
-    value: float
-
-
-def autovacuum_trigger(snap: Snapshot, table: Table, kind: str) -> Trigger:
-    """autovacuum's trigger for `kind` ("vacuum" or "analyze"): threshold + scale x reltuples."""
-    defaults = {"vacuum": (50.0, 0.2), "analyze": (50.0, 0.1)}[kind]
-    threshold_name = f"autovacuum_{kind}_threshold"
-    scale_name = f"autovacuum_{kind}_scale_factor"
-    threshold = _float_option(table, threshold_name, setting_float(snap, threshold_name))
-    scale = _float_option(table, scale_name, setting_float(snap, scale_name))
-    threshold = defaults[0] if threshold is None else threshold
-    scale = defaults[1] if scale is None else scale
-    return Trigger(threshold, scale, threshold + scale * max(table.reltuples, 0.0))
-
-
-def autovacuum_enabled(snap: Snapshot, table: Table) -> bool:
-    if snap.setting("autovacuum") == "off" or snap.setting("track_counts") == "off":
-        return False
-    value = reloptions(table).get("autovacuum_enabled")
-    return value is None or _truthy(value)
-
-
-def _disabled_reason(snap: Snapshot) -> str:
-    if snap.setting("autovacuum") == "off":
-        return "autovacuum is off for the whole server"
-    if snap.setting("track_counts") == "off":
-        return "track_counts is off, so autovacuum cannot see the changes"
-    return "autovacuum is disabled for this table (autovacuum_enabled=false)"
-
-
-def reloptions(table: Table) -> dict[str, str]:
-    pairs = (opt.split("=", 1) for opt in table.reloptions if "=" in opt)
-    return {key.strip().lower(): value.strip() for key, value in pairs}
-
-
-def setting_float(snap: Snapshot, name: str) -> float | None:
-    value = snap.setting(name)
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def latest(*timestamps: str | None) -> str | None:
-    present = [t for t in timestamps if t]
-    return max(present, key=_sortable) if present else None
-
-
-def _sortable(timestamp: str) -> float:
-    return datetime.fromisoformat(timestamp).timestamp()
-
-
-def _minutes_since(snap: Snapshot, timestamp: str | None) -> float:
-    """Minutes since `timestamp`; never means at least as long as statistics have run."""
-    age = snap.age_seconds(timestamp)
-    return (age if age is not None else snap.stats_age_seconds) / 60
-
-
-def _since_text(snap: Snapshot, timestamp: str | None) -> str:
-    if timestamp is None:
-        return f"since statistics began ({duration_text(snap.stats_age_seconds)} ago)"
-    return f"for {duration_text(snap.age_seconds(timestamp) or 0.0)}"
-
-
-def duration_text(seconds: float) -> str:
-    """A rounded, readable span: minutes, hours or days."""
-    if seconds >= 2 * DAY_S:
-        return f"{seconds / DAY_S:.0f} days"
-    if seconds >= 7200:
-        return f"{seconds / 3600:.0f} hours"
-    return f"{seconds / 60:.0f} minutes"
-
-
-def _truthy(value: str) -> bool:
-    return value.strip().lower() not in ("false", "off", "no", "0", "f", "n")
-
-
-def _float_option(table: Table, name: str, default: float | None) -> float | None:
-    value = reloptions(table).get(name)
-    try:
-        return float(value) if value is not None else default
-    except ValueError:
-        return default
-
-
-def _int_option(table: Table, name: str, default: int) -> int:
-    value = _float_option(table, name, float(default))
-    return int(value) if value is not None else default

@@ -1,4 +1,5 @@
--- Functions and procedures in user schemas: SECURITY DEFINER, proconfig, ACL.
+-- Functions and procedures in user schemas: SECURITY DEFINER, proconfig, ACL, and the
+-- source of user-written ones (what policies read through them; secrets left in them).
 SELECT /* prodready */
     n.nspname AS schema,
     p.proname AS name,
@@ -12,7 +13,9 @@ SELECT /* prodready */
     p.proconfig AS config,
     pg_get_userbyid(p.proowner) AS owner,
     p.proacl::text[] AS acl,
-    e.extname AS extension
+    e.extname AS extension,
+    CASE WHEN e.extname IS NULL AND l.lanname NOT IN ('c', 'internal')
+         THEN left(p.prosrc, 65536) END AS body
 FROM pg_proc p
 JOIN pg_namespace n ON n.oid = p.pronamespace
 JOIN pg_language l ON l.oid = p.prolang

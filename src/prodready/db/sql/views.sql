@@ -1,4 +1,4 @@
--- Views and materialized views with their options (security_invoker) and ACLs.
+-- Views and materialized views with their options (security_invoker), ACLs and definitions.
 SELECT /* prodready */
     n.nspname AS schema,
     c.relname AS name,
@@ -6,7 +6,9 @@ SELECT /* prodready */
     pg_get_userbyid(c.relowner) AS owner,
     coalesce(c.reloptions, '{}') AS options,
     c.relacl::text[] AS acl,
-    e.extname AS extension
+    e.extname AS extension,
+    CASE WHEN e.extname IS NULL AND NOT c.oid = ANY(%(locked)s::oid[])  -- would wait on DDL
+         THEN left(pg_get_viewdef(c.oid), 65536) END AS definition
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_depend d

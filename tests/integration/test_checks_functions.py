@@ -135,13 +135,47 @@ def test_mutable_silent_for_functions_owned_by_the_only_app_role(
     run_as(
         roles.dsn(name),
         "CREATE FUNCTION app_trigger() RETURNS trigger LANGUAGE plpgsql"
-        " AS $$ BEGIN RETURN NEW; END $$",
+        " AS $$ BEGIN RETURN NEW; END $$;"
+        "CREATE FUNCTION app_fn() RETURNS int LANGUAGE sql AS 'SELECT 1'",
     )
     objects = found(db, MUTABLE)
-    assert "public.app_trigger()" not in objects
+    assert "public.app_trigger()" not in objects and "public.app_fn()" not in objects
     # ... until a Supabase API role can reach it through PUBLIC's default EXECUTE.
     prepare_supabase(db)
-    reached = found(db, MUTABLE)["public.app_trigger()"]
-    assert reached.evidence["executable_by"] == [
+    after = found(db, MUTABLE)
+    assert after["public.app_fn()"].evidence["executable_by"] == [
         "PUBLIC", "anon", "authenticated", "authenticator"
     ]  # fmt: skip
+    # a trigger function cannot be called, whatever EXECUTE says, and fires on no table
+    assert "public.app_trigger()" not in after
+
+
+def test_the_readme_audit_role_and_trigger_functions_are_no_exposure(
+    db: TestDatabase, app: tuple[LoginRoles, str]
+) -> None:
+    roles, _ = app
+    auditor = roles.create("auditor")
+    db.execute(
+        sql.SQL(
+            "GRANT pg_monitor TO {a}; GRANT USAGE ON SCHEMA public TO {a};"
+            "CREATE SEQUENCE audit_seq; GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO {a};"
+        )
+        .format(a=sql.Identifier(auditor))
+        .as_string(None)
+    )
+    db.execute(
+        """
+        CREATE FUNCTION plain_helper() RETURNS int LANGUAGE sql AS 'SELECT 1';
+        CREATE TABLE trg_owned (id int);
+        CREATE FUNCTION stamp() RETURNS trigger LANGUAGE plpgsql AS
+          'BEGIN RETURN NEW; END';
+        CREATE TRIGGER trg_stamp BEFORE INSERT ON trg_owned FOR EACH ROW EXECUTE FUNCTION stamp();
+        """
+    )
+    mutable = found(db, MUTABLE)
+    # the app role is present, so the plain function is reported; the auditor never is
+    assert auditor not in mutable["public.plain_helper()"].evidence["executable_by"]
+    # nobody but the owner writes trg_owned: EXECUTE on stamp() exposes nothing
+    assert "public.stamp()" not in mutable
+    snap = db.snapshot()
+    assert [(t.table, t.function_name) for t in snap.triggers] == [("trg_owned", "stamp")]

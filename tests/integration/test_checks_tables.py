@@ -3,6 +3,7 @@ statistics; each fires, stays silent, and its fix runs (also on hostile identifi
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 from psycopg import sql
 
@@ -60,6 +61,32 @@ def test_unique_not_null_index_is_promoted_and_restored(db: TestDatabase, name: 
     db.execute(finding.fix.rollback_sql)  # one transaction: drop the key, recreate the index
     [again] = found(db, "missing_primary_key", obj)
     assert again.evidence["promotable_index"] == finding.evidence["promotable_index"]
+
+
+def test_partitioned_table_gets_a_primary_key_postgresql_accepts(db: TestDatabase) -> None:
+    db.execute(
+        """
+        CREATE TABLE mpk_events (id bigint NOT NULL, at date NOT NULL, body text)
+            PARTITION BY RANGE (at);
+        CREATE TABLE mpk_events_1 PARTITION OF mpk_events
+            FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+        CREATE UNIQUE INDEX mpk_events_id_at ON mpk_events (id, at);
+        CREATE TABLE mpk_bare (id bigint, at date) PARTITION BY RANGE (at);
+        """
+    )
+    [finding] = found(db, "missing_primary_key", "public.mpk_events")
+    assert finding.evidence["partition_key"] == "RANGE (at)"
+    assert finding.evidence["unique_index"] == "public.mpk_events_id_at"
+    assert "identity" in finding.detail and finding.fix is not None
+    # what used to be suggested is refused; what is suggested now runs and rolls back
+    with pytest.raises(psycopg.errors.FeatureNotSupported):
+        db.execute("ALTER TABLE mpk_bare ADD COLUMN pk bigint GENERATED ALWAYS AS IDENTITY "
+                   "PRIMARY KEY")  # fmt: skip
+    db.execute(finding.fix.sql)
+    assert found(db, "missing_primary_key", "public.mpk_events") == []
+    db.execute(finding.fix.rollback_sql or "")
+    [bare] = found(db, "missing_primary_key", "public.mpk_bare")
+    assert bare.fix is None and "PRIMARY KEY (id, at)" in bare.detail
 
 
 def test_partitions_are_judged_through_their_parent(db: TestDatabase) -> None:

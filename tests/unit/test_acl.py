@@ -251,7 +251,18 @@ def test_the_audit_session_itself_is_not_a_present_role() -> None:
         wait_event_type=None, wait_event=None, query=None, is_self=False, same_database=True,
     )  # fmt: skip
     snap = f.snapshot(roles=[monitor], server=me, schemas=[schema()], activity=[seen])
-    assert AccessModel(snap).candidates == ["monitor"]
+    assert AccessModel(snap).candidates == []  # monitoring only: never an exposure path
+    # README's audit role: pg_monitor, USAGE on a schema, reading sequences
+    reader = schema(acl=["postgres=UC/postgres", "monitor=U/postgres"])
+    snap = f.snapshot(roles=[monitor], server=me, schemas=[reader], activity=[seen])
+    assert AccessModel(snap).candidates == []
+
+
+def test_a_monitoring_member_that_writes_rows_is_still_an_app_role() -> None:
+    web = login("web", member_of=["pg_monitor"])  # an app granted pg_monitor for /health
+    orders = f.table("orders", owner="owner", acl=["owner=arwdDxt/owner", "web=arwd/owner"])
+    snap = f.snapshot(roles=[web, login("owner")], tables=[orders], schemas=[schema()])
+    assert AccessModel(snap).candidates == ["owner", "web"]
 
 
 def test_function_default_execute_reaches_other_present_roles() -> None:

@@ -149,3 +149,29 @@ def test_mutable_silent_cases(fn: s.Function) -> None:
 )
 def test_split_search_path(value: str, expected: list[str]) -> None:
     assert split_search_path(value) == expected
+
+
+# -- trigger functions: judged by who can fire them, not by EXECUTE --
+
+
+def _trigger(table: str = "orders") -> s.TableTrigger:
+    return s.TableTrigger("public", table, "audit_trg", "public", "audit", "CREATE TRIGGER ...")
+
+
+def test_trigger_function_execute_grant_is_no_exposure() -> None:
+    fn = function("audit", owner="postgres", result_type="trigger")
+    definer = function("audit", owner="postgres", result_type="trigger", security_definer=True)
+    # PUBLIC's default EXECUTE and the present app role, but no table fires it
+    assert findings(MUTABLE, functions=[fn]) == []
+    [finding] = findings(DEFINER, functions=[definer])
+    assert finding.severity == Severity.LOW and finding.evidence["executable_by"] == []
+    # fired by writes to a table only its owner can write: still nobody else
+    assert findings(MUTABLE, functions=[fn], triggers=[_trigger()]) == []
+
+
+def test_trigger_function_fired_by_another_roles_writes_is_reported() -> None:
+    orders = f.table("orders", owner="postgres", acl=["postgres=arwdDxt/postgres", "app=a/postgres"])
+    definer = function("audit", owner="postgres", result_type="trigger", security_definer=True)
+    [finding] = findings(DEFINER, functions=[definer], tables=[orders], triggers=[_trigger()])
+    assert finding.severity == Severity.HIGH and finding.evidence["executable_by"] == ["app"]
+    assert "can fire it by writing to the tables it triggers on" in finding.detail

@@ -206,6 +206,22 @@ def test_app_role_superuser_audited_role_is_critical() -> None:
     assert "app_role" in finding.detail
 
 
+def test_app_role_script_leaves_extension_schemas_alone() -> None:
+    server = f.server(current_user="postgres", session_user="postgres", is_superuser=True)
+    tables = [f.table("orders"), f.table("template_public_orders", schema="partman"),
+              f.table("job", schema="cron")]  # fmt: skip
+    extensions = [s.Extension("pg_partman", "partman", "4.7.4", False)]
+    schemas = [
+        s.Schema("public", "postgres", None, None),
+        s.Schema("cron", "postgres", None, "pg_cron"),
+    ]
+    [finding] = findings(
+        "app_role_superuser", server=server, tables=tables, extensions=extensions, schemas=schemas
+    )
+    assert 'ON ALL TABLES IN SCHEMA "public" TO' in finding.detail
+    assert '"partman"' not in finding.detail and '"cron"' not in finding.detail
+
+
 def test_app_role_superuser_bypassrls_app_matters_only_with_rls() -> None:
     roles = [SUPERUSER, login("app", bypassrls=True)]
     assert findings("app_role_superuser", roles=roles, tables=[f.table("t")]) == []

@@ -528,12 +528,30 @@ def test_archiving_off_logical_slot_is_not_streaming() -> None:
     [
         ({"extra_settings": [f.setting("rds.force_ssl", "1")]}, "Amazon RDS / Aurora"),
         ({"extra_settings": [f.setting("cloudsql.iam_authentication", "on")]}, "Cloud SQL"),
-        ({"roles": [f.role("supabase_admin")]}, "Supabase"),
+        ({"extra_settings": [f.setting("azure.extensions", "")]}, "Azure"),
     ],
 )
 def test_archiving_on_managed_service_is_info(kw: dict[str, Any], provider: str) -> None:
     (finding,) = run("wal_archiving_disabled", wal_snap(**kw))
     assert finding.severity is Severity.INFO and provider in finding.detail
+    assert finding.evidence["platform"]["managed"] is True
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"roles": [f.role("supabase_admin")]},
+        {"schemas": [s.Schema("supabase_functions", "supabase_admin", None, None)]},
+        {"extensions": [s.Extension("supautils", "extensions", "2.6.0", False)]},
+    ],
+)
+def test_archiving_off_on_supabase_keeps_its_severity(kw: dict[str, Any]) -> None:
+    # a role name is no proof of a managed host: self-hosted Supabase has no PITR
+    (finding,) = run("wal_archiving_disabled", wal_snap(**kw))
+    assert finding.severity is Severity.HIGH
+    assert "looks like Supabase" in finding.detail and "self-hosted" in finding.detail
+    assert "suppress `wal_archiving_disabled:archive_mode`" in finding.detail
+    assert finding.evidence["platform"]["managed"] is False
 
 
 def archiver(**kw: Any) -> s.Archiver:

@@ -52,6 +52,15 @@ def test_missing_primary_key_is_silent(table: s.Table) -> None:
     assert run("missing_primary_key", f.snapshot(tables=[table])) == []
 
 
+def test_pg_partman_template_tables_are_skipped() -> None:
+    template = f.table("template_public_events", schema="partman", has_primary_key=False)
+    partman = s.Extension("pg_partman", "partman", "4.7.4", False)
+    assert run("missing_primary_key", f.snapshot(tables=[template], extensions=[partman])) == []
+    # the same name without pg_partman installed there is an ordinary table
+    [found] = run("missing_primary_key", f.snapshot(tables=[template]))
+    assert found.object == "partman.template_public_events"
+
+
 def test_partitioned_table_without_primary_key_counts_its_partitions() -> None:
     tables = [
         f.table("p", kind="p", has_primary_key=False, reltuples=-1.0),

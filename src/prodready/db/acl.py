@@ -37,6 +37,9 @@ _OWNER_DEFAULT = {
 }  # fmt: skip
 _PUBLIC_DEFAULT = {"function": "X", "database": "Tc", "language": "U", "type": "U"}
 
+# Built-in roles that read statistics and settings: what a monitoring login is granted.
+MONITORING_ROLES = frozenset({"pg_monitor", "pg_read_all_stats", "pg_read_all_settings"})
+
 # Schemas a managed platform owns; a user cannot change objects there.
 SUPABASE_SCHEMAS = frozenset({
     "auth", "cron", "extensions", "graphql", "graphql_public", "net", "pgbouncer", "pgsodium",
@@ -278,16 +281,44 @@ class AccessModel:
 
     @cached_property
     def candidates(self) -> list[str]:
-        """Login and API roles present in this database that are not superusers."""
+        """Login and API roles present in this database that are not superusers, nor roles
+        whose only job is monitoring (the audit's own role, a metrics exporter's)."""
         present = []
         for role in self.snap.roles:
             if not (role.login or role.name in self.api_roles):
                 continue
-            if self.graph.is_superuser(role.name):
+            if self.graph.is_superuser(role.name) or self.monitoring_only(role.name):
                 continue
             if self.graph.reach(role.name) & self.referenced:
                 present.append(role.name)
         return sorted(present)
+
+    def monitoring_only(self, name: str) -> bool:
+        """A member of pg_monitor (or pg_read_all_stats/settings) that owns nothing and may
+        change no row: what prodready's README asks for. An app role with pg_monitor still
+        writes rows, so it stays an app role."""
+        if name in self.api_roles or not (self.graph.reach(name) & MONITORING_ROLES):
+            return False
+        return name not in self._owners and name not in self._writers
+
+    @cached_property
+    def _owners(self) -> frozenset[str]:
+        snap = self.snap
+        owners = [s.owner for s in snap.schemas] + [t.owner for t in snap.tables]
+        owners += [v.owner for v in snap.views] + [f.owner for f in snap.functions]
+        return frozenset(owners)
+
+    @cached_property
+    def _writers(self) -> frozenset[str]:
+        """Roles granted a write privilege on some table, view or column."""
+        acls = [t.acl for t in self.snap.tables] + [v.acl for v in self.snap.views]
+        acls += [c.acl for c in self.snap.columns]
+        return frozenset(
+            item.grantee
+            for acl in acls
+            for item in parse_acl(acl) or ()
+            if item.privileges & WRITE_PRIVILEGES
+        )
 
     def outsiders(self, owner: str, *, rls: bool = False) -> list[str]:
         """Candidates that are not the owner (nor able to become it); with `rls`, only

@@ -154,6 +154,8 @@ class Table:
     parent_name: str | None = None
     # a CREATE INDEX or REINDEX was running on the table when the snapshot was taken
     index_build_running: bool = False
+    # a partitioned table's key as pg_get_partkeydef gives it: "RANGE (created_at)"
+    partition_key: str | None = None
 
     @property
     def qualified(self) -> str:
@@ -408,6 +410,20 @@ class Archiver:
 
 
 @dataclass(frozen=True, slots=True)
+class BackupState:
+    """What `audit --backups DIR` found: prodready dumps and restore-drill records."""
+
+    directory: str
+    dumps: int
+    latest_dump: str | None
+    latest_dump_at: str | None
+    drills: int
+    latest_drill_at: str | None
+    latest_drill_ok: bool | None
+    latest_good_drill_at: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class ReplicationSlot:
     slot_name: str
     slot_type: str
@@ -451,6 +467,8 @@ class Snapshot:
     # tables (display names) under DDL lock: their indexes, constraints and policies are absent
     locked_tables: list[str] = field(default_factory=list)
     role_settings: list[RoleSetting] = field(default_factory=list)
+    # from `audit --backups DIR`, not from the database; None when not asked
+    backups: BackupState | None = None
     triggers: list[TableTrigger] = field(default_factory=list)
 
     # -- lookups (cached; frozen dataclasses still allow cached_property) --

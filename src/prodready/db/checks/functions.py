@@ -7,7 +7,14 @@ from collections.abc import Iterator
 from psycopg import sql
 
 from prodready import sqlgen
-from prodready.db.acl import API_ROLES, AccessModel, Exposure, platform_schemas
+from prodready.db.acl import (
+    API_ROLES,
+    WRITE_PRIVILEGES,
+    AccessModel,
+    Exposure,
+    Path,
+    platform_schemas,
+)
 from prodready.db.snapshot import Function, Snapshot, quote_ident
 from prodready.model import Category, Fix, Issue, Severity
 from prodready.registry import Options, check
@@ -29,6 +36,7 @@ def security_definer_function_search_path(snap: Snapshot, opts: Options) -> Iter
     schema on that path (or a temporary table) runs code as the owner. High when roles other
     than the owner can execute it, medium when only PUBLIC's default EXECUTE exposes it.
     Fix: `ALTER FUNCTION ... SET search_path = ''` and schema-qualify every name in the body.
+    A trigger function is judged by who can fire it (write its tables), not by EXECUTE.
     """
     access = AccessModel(snap, opts["api_roles"])
     for fn in _routines(snap, skip_native=False):
@@ -38,7 +46,7 @@ def security_definer_function_search_path(snap: Snapshot, opts: Options) -> Iter
         writable = _writable_schemas(access, path) if path is not None else []
         if path is not None and not writable:
             continue
-        exposure = access.function_exposure(fn.acl, fn.owner, fn.schema)
+        exposure = callers(access, snap, fn)
         severity = Severity.HIGH if exposure.roles else Severity.MEDIUM
         if not exposure:
             severity = Severity.LOW
@@ -71,20 +79,48 @@ def function_search_path_mutable(snap: Snapshot, opts: Options) -> Iterator[Issu
     for fn in _routines(snap, skip_native=True):
         if fn.security_definer or fn.kind == "a" or _configured_search_path(fn) is not None:
             continue
-        exposure = access.function_exposure(fn.acl, fn.owner, fn.schema)
+        exposure = callers(access, snap, fn)
         if not exposure.roles:
             continue  # only the owner, superusers and PUBLIC-in-name can call it
         yield Issue(
             object=fn.signature,
             detail=(
                 f"{fn.signature} has no search_path setting, and "
-                f"{', '.join(exposure.who())} can execute it. Set search_path = '' and "
+                f"{', '.join(exposure.who())} {_runs_it(fn)}. Set search_path = '' and "
                 "schema-qualify the names its body uses."
             ),
             evidence=_evidence(fn, exposure),
             fix=_set_search_path(fn, opts["search_path"], None),
             verify=_verify(fn),
         )
+
+
+def callers(access: AccessModel, snap: Snapshot, fn: Function) -> Exposure:
+    """Who can make the function run: its EXECUTE grants, or for a trigger function (which
+    cannot be called directly, whatever EXECUTE says) who can write the tables it fires on."""
+    if not fn.is_trigger:
+        return access.function_exposure(fn.acl, fn.owner, fn.schema)
+    paths: set[Path] = set()
+    for trigger in snap.triggers:
+        if (trigger.function_schema, trigger.function_name) != (fn.schema, fn.name):
+            continue
+        table = snap.table(trigger.schema, trigger.table)
+        if table is not None:
+            columns = [(c.name, c.acl) for c in snap.columns_by_table.get(table.ident, [])]
+            paths.update(
+                access.table_exposure(
+                    table.acl, table.owner, table.schema, WRITE_PRIVILEGES, columns
+                ).paths
+            )
+    return Exposure(tuple(sorted(paths)), access.api_roles)
+
+
+def _runs_it(fn: Function) -> str:
+    return (
+        "can fire it by writing to the tables it triggers on"
+        if fn.is_trigger
+        else ("can execute it")
+    )
 
 
 def _routines(snap: Snapshot, *, skip_native: bool) -> Iterator[Function]:
@@ -157,8 +193,8 @@ def _definer_detail(
             f"{', '.join(map(quote_ident, writable))}, where other roles can create objects"
         )
     return (
-        f"{problem}; {who} can execute it. Set search_path = '' and schema-qualify every name "
-        "in the body, or objects planted on the path run with the owner's privileges."
+        f"{problem}; {who} {_runs_it(fn)}. Set search_path = '' and schema-qualify every "
+        "name in the body, or objects planted on the path run with the owner's privileges."
     )
 
 

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 from psycopg import sql
 
-from prodready.db.checks.reliability import alter_system_fix, database_object, managed_service
+from prodready.db.checks.reliability import alter_system_fix, database_object
+from prodready.db.checks.shared import managed_service
 from prodready.db.snapshot import PGSS_ACCESS, Snapshot
 from prodready.model import Category, Fix, Issue, Severity
 from prodready.registry import Options, check

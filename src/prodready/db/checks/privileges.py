@@ -450,7 +450,7 @@ def _is_superuser(snap: Snapshot, name: str) -> bool:
 
 def _role_guidance(snap: Snapshot, owner: str) -> str:
     """SQL that creates a least-privilege application role for the schemas in use."""
-    skip = platform_schemas(snap)
+    skip = platform_schemas(snap) | extension_schemas(snap)
     names = sorted({t.schema for t in snap.tables if t.extension is None and t.schema not in skip})
     schemas = sql.SQL(", ").join(sql.Identifier(n) for n in names or ["public"])
     app = sql.Identifier("app_rw")
@@ -471,6 +471,14 @@ def _role_guidance(snap: Snapshot, owner: str) -> str:
         ).format(sql.Identifier(owner), schemas, app),
     ]
     return _script(statements) + ";"
+
+
+def extension_schemas(snap: Snapshot) -> frozenset[str]:
+    """Schemas an extension created or lives in (pg_partman's, pg_cron's...), public aside:
+    the application has no business writing there."""
+    created = {s.name for s in snap.schemas if s.extension is not None}
+    homes = {e.schema for e in snap.extensions if e.schema != "public"}
+    return frozenset(created | homes)
 
 
 def _role_verify(name: str) -> str:

@@ -10,6 +10,7 @@ from datetime import datetime
 from psycopg import sql
 
 from prodready.db.acl import AccessModel
+from prodready.db.checks.shared import detect_platform, managed_service
 from prodready.db.snapshot import Column, Sequence, Snapshot, Table, qualify, quote_ident
 from prodready.model import Category, Fix, Issue, Severity
 from prodready.registry import Options, check
@@ -21,27 +22,6 @@ from prodready.sqlgen import render
 def database_object(name: str) -> str:
     """How a finding about a whole database names its object."""
     return f"database {quote_ident(name)}"
-
-
-_MANAGED_PREFIXES = {
-    "rds.": "Amazon RDS / Aurora",
-    "cloudsql.": "Google Cloud SQL",
-    "alloydb.": "Google AlloyDB",
-    "azure.": "Azure Database for PostgreSQL",
-    "neon.": "Neon",
-}
-
-
-def managed_service(snap: Snapshot) -> str | None:
-    """The hosting provider the settings, roles or schemas give away, if any."""
-    for name in snap.setting_map:
-        for prefix, provider in _MANAGED_PREFIXES.items():
-            if name.startswith(prefix):
-                return provider
-    schemas = {s.name for s in snap.schemas}
-    if "supabase_admin" in snap.role_map or "supabase_functions" in schemas:
-        return "Supabase"
-    return None
 
 
 def alter_system_fix(name: str, value: str) -> Fix:
@@ -510,7 +490,6 @@ _SESSION_SOURCES = frozenset({"client", "session"})
 # Sources of a value every role gets unless a role or database default overrides it.
 _SERVER_SOURCES = frozenset({"default", "configuration file", "command line",
                              "environment variable", "override"})  # fmt: skip
-_MONITORING_ROLES = frozenset({"pg_monitor", "pg_read_all_stats", "pg_read_all_settings"})
 _GUC_TIME_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "min": 60_000.0, "h": 3_600_000.0,
                       "d": 86_400_000.0}  # fmt: skip
 
@@ -535,12 +514,7 @@ def guc_ms(text: str) -> float | None:
 
 def app_roles(snap: Snapshot) -> list[str]:
     """The roles the application connects as: present login/API roles, not monitoring ones."""
-    model = AccessModel(snap)
-    return [
-        name
-        for name in model.candidates
-        if not (model.graph.reach(name) & _MONITORING_ROLES) or name in model.api_roles
-    ]
+    return AccessModel(snap).candidates
 
 
 def effective_app_setting(snap: Snapshot, role: str, name: str) -> AppSetting | None:
@@ -705,7 +679,8 @@ def _archiving_state(snap: Snapshot) -> tuple[str, str] | None:
 
 
 def _archiving_off_issue(snap: Snapshot, obj: str, problem: str) -> Issue:
-    provider = managed_service(snap)
+    platform = detect_platform(snap)
+    provider = platform.name if platform is not None and platform.managed else None
     physical = [r.slot_name for r in snap.replication_slots if r.slot_type == "physical"]
     senders = sorted(
         {a.application_name or "walsender" for a in snap.activity if a.backend_type == "walsender"}
@@ -718,12 +693,13 @@ def _archiving_off_issue(snap: Snapshot, obj: str, problem: str) -> Issue:
         "physical_slots": physical,
         "wal_senders": senders,
         "managed_service": provider,
+        "platform": platform.to_json() if platform is not None else None,
     }
-    if provider is not None:
+    if platform is not None and platform.managed:
         detail = (
-            f"{problem}, but this looks like {provider}, which takes backups and archives WAL "
-            "its own way: confirm point-in-time recovery and retention in the provider's "
-            "console."
+            f"{problem}, but this is {platform.name} ({platform.evidence}), which takes "
+            "backups and archives WAL its own way: confirm point-in-time recovery and "
+            "retention in the provider's console."
         )
         return Issue(obj, detail, evidence, severity=Severity.INFO)
     if physical or senders:
@@ -738,6 +714,12 @@ def _archiving_off_issue(snap: Snapshot, obj: str, problem: str) -> Issue:
         "was taken. Set archive_mode = on (needs a restart) with an archive_command or "
         "archive_library from a backup tool."
     )
+    if platform is not None:  # a stack that is also self-hosted: say so, keep the severity
+        detail += (
+            f" This looks like {platform.name} ({platform.evidence}), which also runs "
+            "self-hosted without point-in-time recovery. If a hosting provider archives WAL "
+            f"for you, suppress `wal_archiving_disabled:{obj}` with that reason."
+        )
     return Issue(
         obj,
         detail,

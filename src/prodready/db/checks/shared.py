@@ -161,3 +161,49 @@ def float_option(table: Table, name: str, default: float | None) -> float | None
 def int_option(table: Table, name: str, default: int) -> int:
     value = float_option(table, name, float(default))
     return int(value) if value is not None else default
+
+
+# -- the hosting platform --
+
+# Settings only a provider's build defines: they cannot come from a role or schema name.
+_PROVIDER_SETTINGS = {
+    "rds.": "Amazon RDS / Aurora",
+    "cloudsql.": "Google Cloud SQL",
+    "alloydb.": "Google AlloyDB",
+    "azure.": "Azure Database for PostgreSQL",
+    "neon.": "Neon",
+}
+
+
+@dataclass(frozen=True)
+class Platform:
+    """What runs the database, what gave it away, and whether the provider takes backups."""
+
+    name: str
+    evidence: str
+    managed: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "evidence": self.evidence, "managed": self.managed}
+
+
+def detect_platform(snap: Snapshot) -> Platform | None:
+    """A managed provider from its own settings; a stack that also runs self-hosted
+    (Supabase) from its roles, schemas and extensions, never counted as managed."""
+    for name in sorted(snap.setting_map):
+        for prefix, provider in _PROVIDER_SETTINGS.items():
+            if name.startswith(prefix):
+                return Platform(provider, f"setting {name}", managed=True)
+    schemas = {s.name for s in snap.schemas}
+    signs = [f"role {r}" for r in ("supabase_admin",) if r in snap.role_map]
+    signs += [f"schema {n}" for n in ("supabase_functions",) if n in schemas]
+    signs += [f"extension {e}" for e in ("supautils",) if e in snap.extension_map]
+    if signs:
+        return Platform("Supabase", ", ".join(signs), managed=False)
+    return None
+
+
+def managed_service(snap: Snapshot) -> str | None:
+    """The provider's name when a managed service runs the database (its settings say so)."""
+    platform = detect_platform(snap)
+    return platform.name if platform is not None and platform.managed else None

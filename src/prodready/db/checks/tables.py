@@ -54,14 +54,94 @@ def missing_primary_key(snap: Snapshot, opts: Options) -> Iterator[Issue]:
     cannot replicate its UPDATEs and DELETEs, ORMs and admin tools cannot address a row,
     and duplicate rows creep in. Add one; when a unique index on NOT NULL columns already
     exists, `ALTER TABLE ... ADD PRIMARY KEY USING INDEX` promotes it without a rebuild.
-    Partitions are judged through their partitioned table."""
+    Partitions are judged through their partitioned table, whose key must include the
+    partition key; pg_partman's template tables are skipped."""
     partitions = Partitions(snap)
     for table in snap.tables:
         if table.kind not in ("r", "p") or table.is_partition or table.has_primary_key:
             continue
-        if table.extension is not None:
+        if table.extension is not None or _partman_template(snap, table):
             continue
-        yield _missing_pk_issue(snap, table, partitions.rows(table))
+        if table.kind == "p":
+            yield _partitioned_pk_issue(snap, table, partitions.rows(table))
+        else:
+            yield _missing_pk_issue(snap, table, partitions.rows(table))
+
+
+def _partman_template(snap: Snapshot, table: Table) -> bool:
+    """pg_partman's template tables only carry settings for new partitions; they hold no rows."""
+    partman = snap.extension_map.get("pg_partman")
+    return (
+        partman is not None
+        and table.schema == partman.schema
+        and (table.name.startswith("template_"))
+    )
+
+
+def partition_key_columns(table: Table) -> list[str]:
+    """The plain columns of a partition key ("RANGE (created_at)" -> [created_at])."""
+    if not table.partition_key or "(" not in table.partition_key:
+        return []
+    inner = table.partition_key[
+        table.partition_key.index("(") + 1 : table.partition_key.rindex(")")
+    ]
+    names = []
+    for part in inner.split(","):
+        name = part.strip()
+        if name.startswith('"') and name.endswith('"'):
+            names.append(name[1:-1].replace('""', '"'))
+        elif name.replace("_", "a").isalnum():
+            names.append(name.lower())
+    return names
+
+
+def _partitioned_pk_issue(snap: Snapshot, table: Table, rows: int | None) -> Issue:
+    """A partitioned table's primary key must contain the partition key; suggest one that does."""
+    key = partition_key_columns(table)
+    not_null = {c.name for c in snap.columns_by_table.get(table.ident, []) if c.not_null}
+    unique = [
+        i
+        for i in snap.indexes_by_table.get(table.ident, [])
+        if i.is_unique and i.is_valid and i.predicate is None and 0 not in i.attnums
+        and set(i.key_columns) <= not_null and set(key) <= set(i.key_columns)
+    ]  # fmt: skip
+    candidate = min(unique, key=lambda i: (i.n_key_columns, i.name), default=None)
+    evidence: dict[str, Any] = {
+        "rows": rows,
+        "partition_key": table.partition_key,
+        "unique_index": candidate.qualified if candidate else None,
+    }
+    verify = render(
+        sql.SQL(
+            "SELECT conname FROM pg_constraint WHERE conrelid = {}::regclass AND contype = 'p'"
+        ).format(regclass_literal(table.schema, table.name))
+    )
+    shown_key = ", ".join(quote_ident(c) for c in key) or table.partition_key or "its key"
+    rule = (
+        f"On a partitioned table PostgreSQL accepts only a primary key that includes the "
+        f"partition key ({shown_key}), so a lone bigint identity column is refused."
+    )
+    if candidate is None:
+        detail = (
+            f"{table.qualified} has no primary key. {rule} Add one over a unique row identity "
+            f"plus the partition key, e.g. PRIMARY KEY (id, {shown_key}), in a reviewed migration."
+        )
+        return Issue(table.qualified, detail, evidence, fix=None, verify=verify)
+    columns = candidate.key_columns
+    detail = (
+        f"{table.qualified} has no primary key. {rule} The unique index {candidate.qualified} "
+        f"on NOT NULL ({', '.join(map(quote_ident, columns))}) already identifies rows and "
+        "includes the partition key: declare it the primary key (this builds a unique index "
+        "on every partition; the old index can then be dropped)."
+    )
+    target = sql.Identifier(table.schema, table.name)
+    name = sql.Identifier(f"{table.name}_pkey"[:63])
+    add = sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({})").format(
+        target, name, sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+    drop = sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(target, name)
+    fix = Fix(sql=render(add), rollback_sql=render(drop), needs_review=True)
+    return Issue(table.qualified, detail, evidence, fix=fix, verify=verify)
 
 
 def _missing_pk_issue(snap: Snapshot, table: Table, rows: int | None) -> Issue:

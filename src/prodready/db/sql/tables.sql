@@ -30,7 +30,8 @@ SELECT /* prodready */
     io.heap_blks_read, io.heap_blks_hit,
     pn.nspname AS parent_schema,
     pc.relname AS parent_name,
-    c.oid IN (SELECT p.relid FROM pg_stat_progress_create_index p) AS index_build_running
+    c.oid IN (SELECT p.relid FROM pg_stat_progress_create_index p) AS index_build_running,
+    CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END AS partition_key
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_class tst ON tst.oid = c.reltoastrelid

@@ -72,3 +72,18 @@ def test_fast_statements_are_silent(fresh_db: TestDatabase) -> None:
     for n in range(30):
         fresh_db.execute("SELECT %s::int * 2", (n,))
     assert run(fresh_db, "slow_query") == []
+
+
+def test_a_fast_scan_that_reads_many_blocks_per_call_fires(fresh_db: TestDatabase) -> None:
+    fresh_db.execute(
+        "CREATE TABLE io_events AS SELECT g AS id, g % 97 AS kind, repeat('x', 100) AS pad "
+        "FROM generate_series(1, 60000) g; ANALYZE io_events"
+    )
+    for n in range(12):  # a cached sequential scan: milliseconds, ~1,000 blocks each
+        fresh_db.execute("SELECT count(*) FROM io_events WHERE kind = %s", (n,))
+    assert run(fresh_db, "slow_query") == []  # under 5,000 blocks a call by default
+    [finding] = run(fresh_db, "slow_query", min_blocks_per_call=500)
+    ev = finding.evidence
+    assert "io_events" in ev["query"] and ev["calls"] == 12
+    assert ev["blocks_per_call"] >= 500 and ev["mean_ms"] < 100
+    assert ev["tables_read"][0].startswith("public.io_events (")

@@ -144,3 +144,26 @@ def test_hidden_and_long_query_text() -> None:
     long = "SELECT " + "x, " * 400 + "1"
     [found] = run("slow_query", slow_snap(stmt("12", 20, 300.0, query=long)), query_chars=100)
     assert found.evidence["query"] == long[:100] + "..."
+
+
+def _io_snap(calls: int, blocks: int) -> s.Snapshot:
+    scan = stmt("77", calls=calls, mean_ms=3.0, query="SELECT * FROM public.events WHERE x = $1",
+                shared_blks_hit=calls * blocks, shared_blks_read=0)  # fmt: skip
+    events = f.table("events", total_bytes=110 * 1024 * 1024)
+    return f.snapshot(statements=[*background(), scan], tables=[events])
+
+
+def test_a_cheap_looking_query_that_reads_a_whole_table_per_call_fires() -> None:
+    [found] = run("slow_query", _io_snap(calls=60, blocks=14_000))
+    assert found.severity is Severity.MEDIUM
+    assert found.evidence["blocks_per_call"] == 14_000
+    assert found.evidence["bytes_per_call"] == 14_000 * 8192
+    assert found.evidence["tables_read"] == ["public.events (110.0 MB)"]
+    assert "reads 14,000 blocks" in found.detail
+
+
+@pytest.mark.parametrize(("calls", "blocks"), [(5, 14_000), (60, 4_000)])
+def test_io_signal_needs_enough_calls_and_blocks(calls: int, blocks: int) -> None:
+    assert run("slow_query", _io_snap(calls=calls, blocks=blocks)) == []
+    [found] = run("slow_query", _io_snap(calls, blocks), min_blocks_per_call=1000, min_calls=5)
+    assert found.evidence["blocks_per_call"] == blocks

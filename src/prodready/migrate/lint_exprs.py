@@ -3,13 +3,12 @@ proves NOT NULL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from pglast import ast, parse_sql
 from pglast.enums import BoolExprType, NullTestType
 from pglast.parser import ParseError
 
 from prodready.migrate.lint_facts import Catalog
+from prodready.sqltree import walk
 
 # Functions whose volatility we assume when the database does not know them (an extension
 # installed later in the same migration, or no --db): these defaults fill every row.
@@ -77,17 +76,6 @@ def volatile_functions(expr: ast.Node, catalog: Catalog | None) -> list[str]:
         if volatile and parts[-1] not in found:
             found.append(parts[-1])
     return found
-
-
-def walk(value: object) -> Iterator[ast.Node]:
-    """Every node below (and including) `value`."""
-    if isinstance(value, ast.Node):
-        yield value
-        for attr in value:
-            yield from walk(getattr(value, attr))
-    elif isinstance(value, (tuple, list)):
-        for item in value:
-            yield from walk(item)
 
 
 def not_null_columns(expr: ast.Node | None) -> frozenset[str]:

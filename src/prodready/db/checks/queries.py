@@ -7,10 +7,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from pglast import ast, parse_sql
+from pglast.parser import ParseError
+
 from prodready.db.checks.shared import stats_evidence
 from prodready.db.snapshot import Snapshot, Statement, quote_ident
 from prodready.model import Category, Issue, Severity
 from prodready.registry import Options, check
+from prodready.sqltree import nodes_of
 from prodready.units import human_bytes
 
 UNIT_BYTES = {"B": 1, "kB": 1024, "8kB": 8192, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
@@ -88,15 +92,18 @@ def setting_bytes(snap: Snapshot, name: str) -> int | None:
         "min_total_ms": 10_000.0,
         "high_share": 0.30,
         "high_mean_ms": 1000.0,
+        "min_blocks_per_call": 5000,
         "query_chars": 500,
     },
 )
 def slow_query(snap: Snapshot, opts: Options) -> Iterator[Issue]:
     """From pg_stat_statements: a statement that takes a large share of all execution time,
     or is slow on average across many calls, is where tuning pays off first. Flagged when
-    its share of total time or its mean time passes the thresholds (high for the worst).
-    Maintenance and DDL (VACUUM, CREATE INDEX, COPY...) are left out. EXPLAIN (ANALYZE,
-    BUFFERS) it, or run `prodready advise` for index recommendations."""
+    its share of total time or its mean time passes the thresholds (high for the worst),
+    or when each call reads more than `min_blocks_per_call` buffers (5,000 blocks = 40 MB):
+    on a warm cache and fast hardware such a scan looks quick, and it is what falls over
+    under load. Maintenance and DDL (VACUUM, CREATE INDEX, COPY...) are left out. EXPLAIN
+    (ANALYZE, BUFFERS) it, or run `prodready advise` for index recommendations."""
     if snap.statements is None:
         return  # pg_stat_statements_missing reports why
     workload = [s for s in _by_queryid(snap.statements) if not _maintenance(s.query)]
@@ -107,7 +114,10 @@ def slow_query(snap: Snapshot, opts: Options) -> Iterator[Issue]:
         share = stmt.total_ms / grand_total
         by_share = share >= opts["min_share"] and stmt.total_ms >= opts["min_total_ms"]
         by_mean = stmt.mean_ms >= opts["min_mean_ms"] and stmt.calls >= opts["min_calls"]
-        if by_share or by_mean:
+        by_io = stmt.blocks_per_call >= opts["min_blocks_per_call"] and (
+            stmt.calls >= opts["min_calls"]
+        )
+        if by_share or by_mean or by_io:
             yield _slow_issue(snap, stmt, share, grand_total, opts)
 
 
@@ -128,6 +138,11 @@ class _Workload:
     @property
     def mean_ms(self) -> float:
         return self.total_ms / self.calls if self.calls else 0.0
+
+    @property
+    def blocks_per_call(self) -> float:
+        blocks = self.shared_blks_hit + self.shared_blks_read
+        return blocks / self.calls if self.calls else 0.0
 
 
 def _by_queryid(rows: list[Statement]) -> list[_Workload]:
@@ -159,6 +174,23 @@ _MAINTENANCE = re.compile(
 )
 
 
+def _tables_read(snap: Snapshot, query: str | None) -> list[str]:
+    """The tables a statement names, largest first, with their sizes (parsed, never run)."""
+    if not query:
+        return []
+    try:
+        statements = parse_sql(query)
+    except ParseError:
+        return []
+    names = {(rv.schemaname, rv.relname) for rv in nodes_of(statements, ast.RangeVar)}
+    found = [t for t in snap.tables if (t.schema, t.name) in names or (None, t.name) in names]
+    found.sort(key=lambda t: -(t.total_bytes or 0))
+    return [
+        f"{t.qualified} ({human_bytes(t.total_bytes)})" if t.total_bytes else t.qualified
+        for t in found[:3]
+    ]
+
+
 def _maintenance(query: str | None) -> bool:
     """DDL, maintenance and session commands: slow by nature, not tuning targets."""
     if not query:
@@ -179,6 +211,15 @@ def _slow_issue(
     )
     if rows_per_call >= 1000:
         detail += f" Each call returns {rows_per_call:,.0f} rows: consider paginating."
+    read_bytes = int(stmt.blocks_per_call * snap.server.block_size)
+    big_reads = stmt.blocks_per_call >= opts["min_blocks_per_call"]
+    tables = _tables_read(snap, stmt.query) if big_reads else []
+    if big_reads:
+        detail += (
+            f" Each call reads {stmt.blocks_per_call:,.0f} blocks ({human_bytes(read_bytes)})"
+            f"{', from ' + ', '.join(tables) if tables else ''}: fast only while that stays "
+            "in cache, it is a scan that will not hold under load."
+        )
     text = stmt.query or "<hidden: grant pg_read_all_stats to see other roles' statements>"
     limit = int(opts["query_chars"])
     evidence = {
@@ -195,6 +236,9 @@ def _slow_issue(
         "shared_blks_hit": stmt.shared_blks_hit,
         "shared_blks_read": stmt.shared_blks_read,
         "temp_blks_written": stmt.temp_blks_written,
+        "blocks_per_call": round(stmt.blocks_per_call, 1),
+        "bytes_per_call": read_bytes,
+        "tables_read": tables,
     }
     verify = (
         f"`prodready advise` explains it; after tuning, pg_stat_statements shows queryid "

@@ -7,7 +7,7 @@ import re
 import typing
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from pglast import ast, parse_sql, parser
 from pglast.enums import BoolExprType
@@ -27,9 +27,9 @@ from prodready.db.acl import (
 from prodready.db.snapshot import Policy, Snapshot, Table, quote_ident
 from prodready.model import Category, Fix, Issue, Severity
 from prodready.registry import Options, check
+from prodready.sqltree import nodes_of
 
 COMMANDS = ("SELECT", "INSERT", "UPDATE", "DELETE")
-T = TypeVar("T")
 
 # Calls that read session state: the same value for every row of a statement.
 SESSION_FUNCTIONS = ["auth.uid", "auth.jwt", "auth.role", "auth.email", "current_setting"]
@@ -503,11 +503,11 @@ def policy_dependents(snap: Snapshot) -> dict[tuple[str, str], list[str]]:
             node = _parse_expression(expression)
             if node is None:
                 continue
-            for rv in _nodes(node, ast.RangeVar):
+            for rv in nodes_of(node, ast.RangeVar):
                 read |= {
                     i for i in by_name.get(rv.relname or "", []) if rv.schemaname in (None, i[0])
                 }
-            for call in _nodes(node, ast.FuncCall):
+            for call in nodes_of(node, ast.FuncCall):
                 name = _call_name(call)
                 key = name if len(name) == 2 else bare.get(name[-1]) if name else None
                 fn = functions.get(key) if key else None
@@ -535,13 +535,6 @@ def _unquote(name: str) -> str:
     if name.startswith('"'):
         return name[1:-1].replace('""', '"')
     return name.lower()
-
-
-def _nodes(node: object, kind: type[T]) -> Iterator[T]:
-    if isinstance(node, kind):
-        yield node
-    for child in _children(node):
-        yield from _nodes(child, kind)
 
 
 def _always_true_severity(policy: Policy, using_true: bool, check_true: bool) -> Severity | None:

@@ -1,0 +1,1 @@
+"""Source and text scanning: the secrets engine (shared with the database's catalog check)."""

@@ -91,7 +91,8 @@ class Issue:
 
     The registry stamps it into a Finding (id, category, severity, phase, key).
     `severity` overrides the check's default when the evidence warrants it.
-    `verify` tells a person how to confirm the fix worked.
+    `verify` tells a person how to confirm the fix worked. `deferred` says why nothing
+    can be decided yet (statistics too young): such findings are summarised, not listed.
     """
 
     object: str
@@ -100,6 +101,7 @@ class Issue:
     fix: Fix | None = None
     severity: Severity | None = None
     verify: str | None = None
+    deferred: str | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,7 @@ class Finding:
     evidence: dict[str, Any]
     fix: Fix | None
     verify: str | None = None
+    deferred: str | None = None
 
     @property
     def phase(self) -> int:
@@ -135,6 +138,7 @@ class Finding:
             "fix": self.fix.to_json() if self.fix else None,
             "verify": self.verify,
             "phase": self.phase,
+            "deferred": self.deferred,
         }
 
 

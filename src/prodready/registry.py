@@ -130,6 +130,7 @@ def _stamp(info: CheckInfo, issues: list[Issue]) -> Iterable[Finding]:
             evidence=issue.evidence,
             fix=issue.fix,
             verify=issue.verify,
+            deferred=issue.deferred,
         )
 
 

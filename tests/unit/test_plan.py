@@ -64,3 +64,22 @@ def test_report_json_has_the_contract_keys() -> None:
     assert data["tool"] == "prodready" and data["schema"] == 1
     assert data["target"]["database"]["name"] == "app"
     assert data["findings"][0]["phase"] == 2 and data["findings"][0]["severity"] == "high"
+
+
+def test_advice_phase_follows_the_benefit() -> None:
+    from prodready.report.plan import advice_phase
+
+    def rec(before: float, after: float, queries: list[dict[str, float]]) -> dict[str, object]:
+        benefit = {"workload_cost_before": before, "workload_cost_after": after}
+        return {"benefit": benefit, "queries": queries}
+
+    advisor = {"workload_cost": {"before": 1000.0, "after": 500.0}}
+    assert advice_phase(rec(1000, 700, []), advisor) == 2  # 30% of the workload
+    assert advice_phase(rec(1000, 900, []), advisor) == 3  # 10%
+    assert advice_phase(rec(1000, 990, []), advisor) == 4  # 1%
+    # a hot statement (8% of the workload) made 100x faster is a first-week item
+    hot = [{"calls": 8.0, "cost_before": 10.0, "cost_after": 0.1}]
+    assert advice_phase(rec(1000, 960, hot), advisor) == 2
+    cold = [{"calls": 1.0, "cost_before": 10.0, "cost_after": 0.1}]  # 1% of the workload
+    assert advice_phase(rec(1000, 990, cold), advisor) == 4
+    assert advice_phase(rec(0, 0, []), {}) == 4

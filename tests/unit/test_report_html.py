@@ -191,3 +191,35 @@ def test_many_findings_of_one_check_list_the_rest_compactly() -> None:
     assert "detail 24" in page and "detail 25" not in page
     assert "15 more <code>unused_index</code> findings" in page
     assert page.count('<li class="obj">') == 15 and "public.ix039" in page
+
+
+def test_deferred_findings_and_phase_advice_in_html() -> None:
+    from dataclasses import replace
+
+    from prodready.report.plan import deferred, phases
+    from tests.unit.test_report_fixtures import finding, make_report
+
+    young = [
+        replace(
+            finding("unused_index", Severity.INFO, Category.PERFORMANCE, f"public.ix{n:03}",
+                    "Unused index", "d"),
+            deferred="not scanned in the 4 minutes statistics cover",
+        )
+        for n in range(30)
+    ]  # fmt: skip
+    advisor = {
+        "indexes": [{"table": "public.orders", "confidence": "validated", "estimated_bytes": 1,
+                     "definition": "CREATE INDEX CONCURRENTLY x ON public.orders (a)",
+                     "benefit": {"workload_cost_before": 100, "workload_cost_after": 10},
+                     "queries": []}],
+        "drops": [], "workload": {"statements": 1}, "workload_cost": {"before": 100, "after": 10},
+    }  # fmt: skip
+    report = replace(
+        make_report(young), phases=phases(young, advisor), deferred=deferred(young),
+        advisor=advisor,
+    )  # fmt: skip
+    html = render(report)
+    assert 'id="deferred"' in html and "30 × Unused index" in html
+    assert html.count('<li class="obj">public.ix0') == 30  # behind the fold, every one
+    phase2 = html[html.index('id="phase-2"') : html.index('id="phase-3"')]
+    assert "Index for public.orders" in phase2 and "workload cost 100 → 10" in phase2

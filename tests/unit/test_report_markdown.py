@@ -185,33 +185,74 @@ def test_sql_keeps_layout_but_shows_invisible_characters() -> None:
     assert "\u202e" not in text
 
 
-def test_many_findings_of_one_check_list_the_rest_compactly() -> None:
+def test_many_findings_of_one_check_are_grouped_by_schema() -> None:
     many = [
-        finding("unused_index", Severity.LOW, Category.PERFORMANCE, f"public.ix{n:03}",
-                "Unused index", f"detail {n}", {"size_bytes": 8192})
+        finding("unused_index", Severity.LOW, Category.PERFORMANCE,
+                f"{'billing' if n % 4 == 0 else 'public'}.ix{n:03}", "Unused index",
+                f"detail {n}", {"size_bytes": 8192})
         for n in range(40)
     ]  # fmt: skip
     text = render(make_report(many))
-    assert "detail 24" in text and "detail 25" not in text  # first 25 in full
-    assert "### 15 more `unused_index` findings" in text
-    assert "- [ ] `public.ix039`" in text or "- [ ] public.ix039" in text
+    assert "detail 4" in text and "detail 5" not in text  # the first five in full
+    assert "### 35 more `unused_index` findings" in text
+    # one checkbox per schema, not one per object
+    assert text.count("- [ ] schema public (") == 1 and text.count("- [ ] schema billing (") == 1
+    # the first five (billing.ix000 ... ix016) are shown in full above
+    assert "- [ ] schema public (30): ix001, ix002, ix003" in text
+    assert "- [ ] schema billing (5): ix020, ix024" in text
 
 
-def test_index_advice_section_when_the_advisor_ran() -> None:
+def test_deferred_findings_are_one_line_and_left_out_of_the_counts() -> None:
     from dataclasses import replace
 
+    from prodready.report.plan import deferred, phases
+
+    young = [
+        replace(
+            finding("unused_index", Severity.INFO, Category.PERFORMANCE, f"public.ix{n:03}",
+                    "Unused index", "d"),
+            deferred="not scanned in the 4 minutes statistics cover; re-run later",
+        )
+        for n in range(442)
+    ]  # fmt: skip
+    real = finding("rls_disabled", Severity.CRITICAL, Category.SECURITY, "public.t", "RLS", "d")
+    report = replace(
+        make_report([real, *young]), phases=phases([real, *young]), deferred=deferred(young)
+    )
+    text = render(report)
+    assert "## Not actionable yet" in text
+    assert "- 442 findings of **Unused index** (`unused_index`): not scanned in the" in text
+    assert "ix000" not in text and text.count("- [ ]") == 1
+    assert report.counts()["info"] == 0 and report.counts()["critical"] == 1
+    assert report.to_json()["deferred"][0]["count"] == 442
+    assert len(report.to_json()["findings"]) == 443
+
+
+def test_index_advice_sits_in_the_phase_its_benefit_earns() -> None:
+    from dataclasses import replace
+
+    from prodready.report.plan import phases
+
+    def rec(name: str, before: float, after: float) -> dict[str, object]:
+        return {"table": f"public.{name}", "confidence": "validated",
+                "estimated_bytes": 3 * 1048576,
+                "definition": f'CREATE INDEX CONCURRENTLY "{name}_idx" ON "public"."{name}" '
+                              '("buyer_id", "created_at" DESC)',
+                "benefit": {"workload_cost_before": before, "workload_cost_after": after},
+                "queries": []}  # fmt: skip
+
     advisor = {
-        "indexes": [{"table": "public.orders", "confidence": "validated",
-                     "estimated_bytes": 3 * 1048576,
-                     "definition": 'CREATE INDEX CONCURRENTLY "orders_buyer_idx" ON '
-                                   '"public"."orders" ("buyer_id", "created_at" DESC)'}],
+        "indexes": [rec("orders", 90000, 10000), rec("tags", 90000, 89000)],
         "drops": [{"index": "public.old_idx", "reason": "unused",
                    "definition": 'DROP INDEX CONCURRENTLY "public"."old_idx"'}],
-        "workload": {"statements": 12}, "workload_cost": {"before": 90000, "after": 4000},
+        "workload": {"statements": 12}, "workload_cost": {"before": 90000, "after": 9000},
     }  # fmt: skip
-    text = render(replace(make_report([]), advisor=advisor))
-    assert "## Index advice for the recorded workload" in text
-    assert "90,000 → 4,000" in text
+    text = render(replace(make_report([]), advisor=advisor, phases=phases([], advisor)))
+    phase2 = text[text.index("## Phase 2") : text.index("## Phase 3")]
+    phase4 = text[text.index("## Phase 4") :]
+    assert "### Index advice" in phase2 and "public.orders" in phase2
+    assert "workload cost 90,000 → 10,000" in phase2
+    assert "public.tags" in phase4 and "public.tags" not in phase2
     assert '("buyer_id", "created_at" DESC)' in text
-    assert "drop `public.old_idx` (unused)" in text
-    assert "## Index advice" not in render(make_report([]))
+    assert "drop public.old_idx (unused)" in text
+    assert "### Index advice" not in render(make_report([]))

@@ -155,7 +155,7 @@ def test_rich_markup_in_names_is_printed_literally() -> None:
     assert "\x1b]8;" not in out  # no hyperlink escape was produced
 
 
-def test_long_phases_show_ten_rows_per_check_and_count_the_rest() -> None:
+def test_long_phases_show_five_rows_per_check_and_count_the_rest_by_schema() -> None:
     many = [
         finding("unindexed_foreign_key", Severity.MEDIUM, Category.PERFORMANCE,
                 f"public.t{n:03} (parent_id)", "Foreign key without an index", "d")
@@ -166,7 +166,7 @@ def test_long_phases_show_ten_rows_per_check_and_count_the_rest() -> None:
         for n in range(12)
     ]  # fmt: skip
     text = render(make_report(many))
-    assert "public.t009 (parent_id)" in text and "public.t010 (parent_id)" not in text
-    assert "… and 15 more" in text
-    assert "public.r009" in text and "public.r010" not in text
-    assert "… and 2 more rls_disabled findings" in text
+    assert "public.t004 (parent_id)" in text and "public.t005 (parent_id)" not in text
+    assert "… and 20 more" in text and "in public (20)" in text
+    assert "public.r004" in text and "public.r005" not in text
+    assert "… and 7 more rls_disabled findings" in text

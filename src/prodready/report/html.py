@@ -97,6 +97,7 @@ def _context(report: Report) -> dict[str, Any]:
         "blockers": phases[0][1],
         "blockers_more": sum(len(items) for items in phases[0][2].values()),
         "phases": phases,
+        "deferred_total": sum(len(group.findings) for group in report.deferred),
         "script": Markup(SCRIPT),
         "csp": _csp(),
     }

@@ -19,7 +19,7 @@ from prodready.report._text import (
     visible,
     visible_sql,
 )
-from prodready.report.plan import CRITICAL_CAP, Phase, PlanItem, Report
+from prodready.report.plan import CRITICAL_CAP, Phase, PlanItem, Report, by_schema
 
 
 def render(report: Report) -> str:
@@ -28,7 +28,8 @@ def render(report: Report) -> str:
         *_score(report),
         *_blockers(report),
         *_phases(report),
-        *_advice(report),
+        *_drops(report),
+        *_deferred(report),
         *_suppressed(report),
         *_limitations(report),
         *_failures(report),
@@ -40,29 +41,50 @@ def render(report: Report) -> str:
 # -- sections; each yields blocks that render() separates with blank lines --
 
 
-def _advice(report: Report) -> Iterator[str]:
-    """The index advisor's recommendations for the recorded workload, when it ran."""
-    advisor = report.advisor
-    if not advisor or not (advisor.get("indexes") or advisor.get("drops")):
+def _advice(phase: Phase) -> Iterator[str]:
+    """Index recommendations whose benefit puts them in this phase."""
+    if not phase.advice:
         return
-    cost = advisor.get("workload_cost", {})
-    yield "## Index advice for the recorded workload"
+    yield "### Index advice"
     yield (
-        f"From {advisor['workload']['statements']} statements in pg_stat_statements: "
-        f"estimated workload cost {cost.get('before', 0):,.0f} → {cost.get('after', 0):,.0f} "
-        "with the indexes below (HypoPG what-if plans; nothing was built). "
-        "`prodready advise` shows each query's before/after cost."
+        "From the workload pg_stat_statements recorded; each index carries the planner's "
+        "cost of the statements it serves before and after. `prodready advise` shows the "
+        "per-statement numbers, `prodready fix` writes the migrations."
     )
-    for index in advisor.get("indexes", []):
+    for index in phase.advice:
+        benefit = index.get("benefit") or {}
+        before = float(benefit.get("workload_cost_before", 0))
+        after = float(benefit.get("workload_cost_after", 0))
+        gain = f"workload cost {before:,.0f} → {after:,.0f}" if before else "benefit unmeasured"
         yield (
-            f"- [ ] `{index['table']}` ({index['confidence']}, "
-            f"~{index['estimated_bytes'] / 1048576:,.1f} MB)\n\n"
+            f"- [ ] {md_name(str(index['table']))} ({md_text(str(index['confidence']))}, "
+            f"~{index['estimated_bytes'] / 1048576:,.1f} MB; {gain})\n\n"
             + "\n".join(_sql_block(index["definition"]))
         )
-    for drop in advisor.get("drops", []):
-        yield f"- [ ] drop `{drop['index']}` ({drop['reason']})\n\n" + "\n".join(
-            _sql_block(drop["definition"])
+
+
+def _drops(report: Report) -> Iterator[str]:
+    """The advisor's validated drops: cleanup, so they close the plan."""
+    drops = (report.advisor or {}).get("drops") or []
+    if not drops:
+        return
+    yield "## Index drops the advisor validated"
+    for drop in drops:
+        yield f"- [ ] drop {md_name(str(drop['index']))} ({md_text(str(drop['reason']))})\n\n" + (
+            "\n".join(_sql_block(drop["definition"]))
         )
+
+
+def _deferred(report: Report) -> Iterator[str]:
+    """Findings nobody can act on yet: one line per check, the list stays in report.json."""
+    if not report.deferred:
+        return
+    yield "## Not actionable yet"
+    yield "\n".join(
+        f"- {len(group.findings):,} findings of **{md_text(group.title)}** (`{group.check}`): "
+        f"{md_text(group.reason)}. The list is in report.json."
+        for group in report.deferred
+    )
 
 
 def _title(report: Report) -> Iterator[str]:
@@ -115,30 +137,46 @@ def _blockers(report: Report) -> Iterator[str]:
 
 
 def _phases(report: Report) -> Iterator[str]:
-    if report.findings:  # with none at all, the blockers section already said so
+    # with nothing to do at all, the blockers section already said so
+    if any(p.items or p.advice for p in report.phases):
         for phase in report.phases:
             yield from _phase(phase)
 
 
-# A plan is read by people: past this many findings of one check, the rest become a list.
-DETAIL_PER_CHECK = 25
+# A plan is read by people: past this many findings of one check, the rest are grouped
+# by schema, one checkbox per schema (each object's evidence and SQL stay in report.json).
+DETAIL_PER_CHECK = 5
 
 
 def _phase(phase: Phase) -> Iterator[str]:
     yield f"## {phase.title}"
     yield f"_{md_text(phase.summary)}_"
-    if not phase.items:
+    if not phase.items and not phase.advice:
         yield "Nothing to do in this phase."
     shown, rest = phase.detailed(DETAIL_PER_CHECK)
     for item in shown:
         yield _item(item)
     for check_id, items in rest.items():
+        groups = by_schema(items)
         yield (
             f"### {len(items):,} more `{check_id}` findings\n\n"
-            "Same problem and fix as above, for these objects (each with its evidence and "
-            "SQL in report.json):\n\n"
-            + "\n".join(f"- [ ] {md_name(i.finding.object)}" for i in items)
+            "Same problem and fix as above, grouped by schema (each object with its "
+            "evidence and SQL in report.json; `prodready fix --only "
+            f"{check_id}` writes the migrations):\n\n"
+            + "\n".join(_schema_line(schema, group) for schema, group in groups)
         )
+    yield from _advice(phase)
+
+
+def _schema_line(schema: str, items: list[PlanItem]) -> str:
+    where = f"schema {md_name(schema)}" if schema else "other objects"
+    names = [md_name(_without_schema(i.finding.object, schema)) for i in items]
+    shown = ", ".join(names[:30]) + (f", and {len(names) - 30:,} more" if len(names) > 30 else "")
+    return f"- [ ] {where} ({len(items):,}): {shown}"
+
+
+def _without_schema(obj: str, schema: str) -> str:
+    return obj[len(schema) + 1 :] if schema and obj.startswith(schema + ".") else obj
 
 
 def _item(item: PlanItem) -> str:

@@ -57,6 +57,8 @@ class Phase:
     summary: str
     items: list[PlanItem]
 
+    advice: list[dict[str, Any]] = field(default_factory=list)
+
     def detailed(self, per_check: int) -> tuple[list[PlanItem], dict[str, list[PlanItem]]]:
         """The first `per_check` items of each check, and the rest grouped by check.
 
@@ -75,6 +77,44 @@ class Phase:
         return shown, rest
 
 
+def by_schema(items: list[PlanItem]) -> list[tuple[str, list[PlanItem]]]:
+    """Items grouped by the schema their object lives in (largest group first), so a
+    repeated finding reads as one line per schema instead of one checkbox per object."""
+    groups: dict[str, list[PlanItem]] = {}
+    for item in items:
+        groups.setdefault(schema_of(item.finding.object), []).append(item)
+    return sorted(groups.items(), key=lambda g: (-len(g[1]), g[0]))
+
+
+def schema_of(obj: str) -> str:
+    """The schema part of `schema.table ...` (quotes respected); '' for other objects."""
+    if obj.startswith('"'):
+        end = obj.find('"', 1)
+        while end != -1 and obj[end + 1 : end + 2] == '"':
+            end = obj.find('"', end + 2)
+        return obj[: end + 1] if end != -1 and obj[end + 1 : end + 2] == "." else ""
+    head = obj.split(" ", 1)[0]
+    return head.split(".", 1)[0] if "." in head else ""
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """Findings of one check that cannot be acted on yet, summarised as one line."""
+
+    check: str
+    title: str
+    reason: str
+    findings: list[Finding]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "check": self.check,
+            "reason": self.reason,
+            "count": len(self.findings),
+            "keys": [f.key for f in self.findings],
+        }
+
+
 @dataclass(frozen=True)
 class Report:
     generated_at: str
@@ -86,9 +126,11 @@ class Report:
     limitations: list[Limitation] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
     advisor: dict[str, Any] | None = None
+    deferred: list[Deferred] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
-        tally = Counter(f.severity.label for f in self.findings)
+        """Findings by severity, leaving out the ones that cannot be acted on yet."""
+        tally = Counter(f.severity.label for f in self.findings if f.deferred is None)
         return {s.label: tally.get(s.label, 0) for s in sorted(Severity, reverse=True)}
 
     def to_json(self) -> dict[str, Any]:
@@ -107,6 +149,7 @@ class Report:
             "limitations": [{"area": x.area, "reason": x.reason} for x in self.limitations],
             "check_failures": [{"check": c, "error": e} for c, e in self.failures],
             "advisor": self.advisor,
+            "deferred": [d.to_json() for d in self.deferred],
         }
 
 
@@ -128,11 +171,54 @@ def acceptance(finding: Finding) -> str:
     return f"{finding.verify}; and {rerun}" if finding.verify else rerun
 
 
-def phases(findings: list[Finding]) -> list[Phase]:
+def phases(findings: list[Finding], advisor: dict[str, Any] | None = None) -> list[Phase]:
+    """Actionable findings by phase, and each index recommendation in the phase its
+    benefit earns; deferred findings go to `deferred()` instead."""
     grouped: dict[int, list[PlanItem]] = {n: [] for n in PHASES}
     for finding in findings:
-        grouped[finding.phase].append(PlanItem(finding, acceptance(finding)))
-    return [Phase(n, *PHASES[n], items=grouped[n]) for n in sorted(PHASES)]
+        if finding.deferred is None:
+            grouped[finding.phase].append(PlanItem(finding, acceptance(finding)))
+    advice: dict[int, list[dict[str, Any]]] = {n: [] for n in PHASES}
+    for rec in (advisor or {}).get("indexes", []):
+        advice[advice_phase(rec, advisor or {})].append(rec)
+    return [Phase(n, *PHASES[n], items=grouped[n], advice=advice[n]) for n in sorted(PHASES)]
+
+
+def deferred(findings: list[Finding]) -> list[Deferred]:
+    """Findings that cannot be acted on yet, one group per check and reason."""
+    groups: dict[tuple[str, str], list[Finding]] = {}
+    for finding in findings:
+        if finding.deferred is not None:
+            groups.setdefault((finding.check, finding.deferred), []).append(finding)
+    return [Deferred(c, items[0].title, r, items) for (c, r), items in sorted(groups.items())]
+
+
+# An index that removes this share of the workload's cost, or speeds up a statement that
+# carries this share of it by this factor, is worth doing in the first week.
+HIGH_GAIN_SHARE = 0.20
+HOT_STATEMENT_SHARE = 0.05
+HOT_SPEEDUP = 10.0
+
+
+def advice_phase(rec: dict[str, Any], advisor: dict[str, Any]) -> int:
+    """Phase 2 for a big win (a large share of the workload, or a hot statement made
+    many times faster), 3 for a useful one, 4 for the rest."""
+    total = float((advisor.get("workload_cost") or {}).get("before") or 0.0)
+    benefit = rec.get("benefit") or {}
+    gain = float(benefit.get("workload_cost_before", 0)) - float(
+        benefit.get("workload_cost_after", 0)
+    )
+    share = gain / total if total > 0 else 0.0
+    hot = False
+    for query in rec.get("queries", []):
+        before, after = float(query.get("cost_before", 0)), float(query.get("cost_after", 0))
+        weight = before * float(query.get("calls", 1) or 1)
+        speedup = before / after if after > 0 else 0.0
+        if total > 0 and weight / total >= HOT_STATEMENT_SHARE and speedup >= HOT_SPEEDUP:
+            hot = True
+    if share >= HIGH_GAIN_SHARE or hot:
+        return 2
+    return 3 if share >= HOT_STATEMENT_SHARE else 4
 
 
 def target_of(snapshot: Snapshot) -> dict[str, Any]:
@@ -159,8 +245,9 @@ def build_report(
         score=score(run.findings),
         findings=run.findings,
         suppressed=run.suppressed,
-        phases=phases(run.findings),
+        phases=phases(run.findings, advisor),
         limitations=list(snapshot.limitations),
         failures=list(run.failures),
         advisor=advisor,
+        deferred=deferred(run.findings),
     )

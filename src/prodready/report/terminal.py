@@ -24,11 +24,12 @@ from prodready.report._text import (
     timestamp,
     visible,
 )
-from prodready.report.plan import CRITICAL_CAP, Phase, Report
+from prodready.report.plan import CRITICAL_CAP, Phase, Report, by_schema
 
 WIDTH = 120
-# A terminal is for reading: past this many rows of one check, a count stands for the rest.
-ROWS_PER_CHECK = 10
+# A terminal is for reading: past this many rows of one check, a count per schema stands
+# for the rest.
+ROWS_PER_CHECK = 5
 SEVERITY_STYLE = {
     "critical": "bold red",
     "high": "red",
@@ -98,8 +99,11 @@ def _advice(report: Report) -> Iterator[RenderableType]:
         f"drop(s); estimated workload cost {cost.get('before', 0):,.0f} → "
         f"{cost.get('after', 0):,.0f}. Details: prodready advise.",
     )
-    for index in advisor.get("indexes", [])[:ROWS_PER_CHECK]:
-        yield Text("  " + one_line(index["definition"]), style="green")
+    for phase in report.phases:
+        for index in phase.advice[:ROWS_PER_CHECK]:
+            yield Text.assemble(
+                (f"  phase {phase.number}  ", "dim"), (one_line(index["definition"]), "green")
+            )
     yield Text("")
 
 
@@ -239,12 +243,20 @@ def _phase_table(phase: Phase, columns: tuple[int, int]) -> RenderableType:
         )
     for check_id, items in rest.items():
         more = f"… and {len(items):,} more"
-        table.add_row(Text(""), Text(check_id, style="dim"), Text(more, style="dim"),
-                      Text("the full list is in report.json and PLAN.md", style="dim"))  # fmt: skip
+        where = ", ".join(
+            f"{visible(schema) or 'other'} ({len(group):,})" for schema, group in by_schema(items)
+        )
+        note = Text(f"in {where}; the full list is in report.json", style="dim")
+        table.add_row(Text(""), Text(check_id, style="dim"), Text(more, style="dim"), note)
     return table
 
 
 def _footer(report: Report) -> Iterator[RenderableType]:
+    for group in report.deferred:
+        yield Text.assemble(
+            ("Not actionable yet: ", "dim"),
+            f"{len(group.findings):,} {group.check} — {one_line(group.reason)}",
+        )
     if report.suppressed:
         n = len(report.suppressed)
         yield Text(

@@ -219,7 +219,7 @@ def test_deferred_findings_and_phase_advice_in_html() -> None:
         advisor=advisor,
     )  # fmt: skip
     html = render(report)
-    assert 'id="deferred"' in html and "30 × Unused index" in html
+    assert 'id="deferred"' in html and "30 findings of Unused index" in html
     assert html.count('<li class="obj">public.ix0') == 30  # behind the fold, every one
     phase2 = html[html.index('id="phase-2"') : html.index('id="phase-3"')]
     assert "Index for public.orders" in phase2 and "workload cost 100 → 10" in phase2

@@ -29,13 +29,15 @@ def audit(
     advise: bool = True,
     advise_dsn: str | None = None,
     progress: Callable[[str], None] | None = None,
+    backups_dir: Path | None = None,
 ) -> tuple[Snapshot, Report]:
     """Audit a live database, a saved snapshot file, or a snapshot in hand.
 
     With a live database whose pg_stat_statements has a workload, the report carries the
     index advisor's section too (`advise=False` skips it). The advisor plans the workload's
     queries, which needs SELECT on their tables: `advise_dsn` names a role that has it when
-    the audit role (e.g. pg_monitor only) does not.
+    the audit role (e.g. pg_monitor only) does not. `backups_dir` adds what a prodready
+    backup directory holds (dumps, drill records) for the backup checks.
     """
     if snapshot is None:
         if snapshot_file is not None:
@@ -44,6 +46,10 @@ def audit(
             snapshot = collect(dsn, limits=limits, progress=progress)
         else:
             raise ValueError("audit needs a dsn, a snapshot file or a snapshot")
+    if backups_dir is not None:
+        from prodready.backup.inventory import backup_state
+
+        snapshot = replace(snapshot, backups=backup_state(backups_dir))
     advisor = None
     if advise and dsn is not None and snapshot.statements:
         advisor, trouble = advise_on_workload(advise_dsn or dsn, limits, progress)
@@ -91,6 +97,7 @@ def plan_fixes_for(
     limits: SessionLimits | None = None,
     only: list[str] | None = None,
     include_review: bool = False,
+    group: str = "kind",
     progress: Callable[[str], None] | None = None,
 ) -> FixPlan:
     """The migrations for a live database's audit (with advice) or a saved report.json."""
@@ -109,7 +116,7 @@ def plan_fixes_for(
     else:
         _, report = audit(dsn=dsn, config=config, limits=limits, progress=progress)
         report_json = report.to_json()
-    return plan_fixes(report_json, only=only, include_review=include_review)
+    return plan_fixes(report_json, only=only, include_review=include_review, group=group)
 
 
 def load_report_json(path: Path) -> dict[str, Any]:

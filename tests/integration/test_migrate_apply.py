@@ -851,3 +851,35 @@ def test_render_result_terminal_and_json() -> None:
     assert data["summary"]["applied"] == 1 and data["summary"]["skipped"] == 1
     with pytest.raises(UsageError):
         render_result(result, "xml")
+
+
+def test_a_grouped_concurrent_migration_resumes_at_the_statement_that_failed(
+    mdb: TestDatabase, tmp_path: Path
+) -> None:
+    from prodready.migrate.generate import plan_fixes
+    from prodready.migrate.model import write_migrations
+
+    mdb.execute(
+        """
+        CREATE TABLE g_users (id int PRIMARY KEY);
+        CREATE TABLE g_a (id int, user_id int REFERENCES g_users);
+        CREATE TABLE g_b (id int, user_id int REFERENCES g_users);
+        CREATE TABLE g_c (id int, user_id int REFERENCES g_users);
+        """
+    )
+    report = {"findings": [f.to_json() for f in mdb.findings("unindexed_foreign_key")]}
+    [grouped] = plan_fixes(report, group="kind").migrations
+    assert grouped.up_sql.count("CREATE INDEX CONCURRENTLY") == 3
+    directory = tmp_path / "m"
+    write_migrations(directory, [grouped])
+    mdb.execute("ALTER TABLE g_b RENAME TO g_b_moved")  # statement 2 of 3 will fail
+    with pytest.raises(MigrationError, match="at statement 2 of 3"):
+        apply_migrations(mdb.dsn, directory)
+    assert journal(mdb)[1][:2] == ("failed", 1)
+    assert index_state(mdb, "g_a_user_id_idx") is True
+    mdb.execute("ALTER TABLE g_b_moved RENAME TO g_b")
+    assert actions(apply_migrations(mdb.dsn, directory)) == [(grouped.name, Action.APPLIED)]
+    assert journal(mdb)[1][:2] == ("applied", 3)
+    assert all(index_state(mdb, f"g_{t}_user_id_idx") for t in "abc")
+    rollback_migrations(mdb.dsn, directory, to=0)
+    assert not any(index_state(mdb, f"g_{t}_user_id_idx") for t in "abc")

@@ -186,7 +186,9 @@ def test_an_index_s_requirement_is_its_own_migration_with_an_exact_rollback() ->
     extension, index = plan.migrations
     assert extension.name == "0001_create_extension_pg_trgm"
     assert extension.up_sql == "CREATE EXTENSION IF NOT EXISTS pg_trgm"
-    assert extension.down_sql == 'DROP EXTENSION IF EXISTS "pg_trgm"'
+    assert extension.down_sql == (
+        '-- squawk-ignore ban-drop-extension\nDROP EXTENSION IF EXISTS "pg_trgm"'
+    )
     assert extension.transactional and extension.review_required
     assert index.name == "0002_add_index_products_name_gin_idx"
 
@@ -264,3 +266,57 @@ def test_writing_into_a_broken_directory_writes_nothing(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match=r"0001_mine has no \.down\.sql file"):
         write_migrations(tmp_path, migrations)
     assert [p.name for p in tmp_path.iterdir()] == ["0001_mine.up.sql"]
+
+
+def _drop(name: str, table: str) -> dict[str, Any]:
+    return finding(
+        "duplicate_index", f"public.{name}", f'DROP INDEX CONCURRENTLY "public"."{name}"',
+        f'CREATE INDEX CONCURRENTLY "{name}" ON "public"."{table}" ("x")', transactional=False,
+    )  # fmt: skip
+
+
+def test_group_by_kind_writes_one_migration_per_kind_in_plan_order() -> None:
+    drops = [_drop("a_idx", "orders"), _drop("b_idx", "orders"), _drop("c_idx", "favorites")]
+    findings = [FK_ORDERS, FK_FAVORITES, POLICY, *drops]
+    assert len(plan_fixes(report(findings)).migrations) == 6  # the default: one per change
+    kind = plan_fixes(report(findings), group="kind").migrations
+    assert [m.name for m in kind] == [
+        "0001_add_index_2_changes", "0002_rewrite_policy_orders_policy_buyers_can_view",
+        "0003_drop_index_3_changes",
+    ]  # fmt: skip
+    add = kind[0]
+    assert not add.transactional and add.up_sql.count("CREATE INDEX CONCURRENTLY") == 2
+    # undone in reverse: the favorites index (created second) is dropped first
+    assert add.down_sql.index("favorites_product_id_idx") < add.down_sql.index("orders_buyer")
+    assert add.header[0].startswith("2 changes (add index)")
+    by_table = plan_fixes(report(findings), group="table").migrations
+    assert [m.slug for m in by_table] == [
+        "add_index_orders_buyer_id_idx", "add_index_favorites_product_id_idx",
+        "rewrite_policy_orders_policy_buyers_can_view", "drop_index_orders",
+        "drop_index_c_idx",
+    ]  # fmt: skip
+    assert by_table[3].up_sql.count("DROP INDEX") == 2
+
+
+def test_grouping_never_mixes_transactional_and_concurrent_changes() -> None:
+    tx = finding(
+        "rls_disabled",
+        "public.orders",
+        'ALTER TABLE "public"."orders" ENABLE ROW LEVEL SECURITY',
+        'ALTER TABLE "public"."orders" DISABLE ROW LEVEL SECURITY',
+    )
+    migrations = plan_fixes(report([FK_ORDERS, tx, FK_FAVORITES]), group="kind").migrations
+    assert [(m.slug.split("_")[0], m.transactional) for m in migrations] == [
+        ("add", False), ("enable", True)
+    ]  # fmt: skip
+
+
+def test_extension_requirements_come_before_any_grouped_index() -> None:
+    needs = {**TRIGRAM, "requires": ["CREATE EXTENSION IF NOT EXISTS pg_trgm"]}
+    advisor = {"indexes": [ADVISED, needs], "drops": []}
+    planned = plan_fixes(report([], advisor), include_review=True, group="kind").migrations
+    assert [m.slug for m in planned] == [
+        "create_extension_pg_trgm",
+        "add_index_orders_buyer_id_created_at_idx",
+        "add_index_products_name_gin_idx",  # review-required: not grouped with a validated one
+    ]

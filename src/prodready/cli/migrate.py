@@ -76,14 +76,23 @@ def fix_cmd(
         str | None,
         typer.Option("--alembic-down-revision", help="Attach the Alembic chain to this revision."),
     ] = None,
+    group: Annotated[
+        str,
+        typer.Option(
+            "--group",
+            help="kind: one migration per kind of change (all index builds, all policy "
+            "rewrites...); table: per kind and table; none: one per change.",
+        ),
+    ] = "kind",
     config: ConfigOption = None,
     statement_timeout: TimeoutOption = 30_000,
 ) -> None:
-    """Write one migration per fix, each with its rollback, numbered in a safe order.
+    """Write the fixes as numbered migrations, each with its rollback, in a safe order.
 
     Audits --db (read-only, with index advice when pg_stat_statements has a workload) or
     reads a saved report.json. Index builds and drops use CONCURRENTLY and run outside a
-    transaction; every other change runs in one. Review the files, then `prodready apply`.
+    transaction, statement by statement (journaled, so an interrupted group resumes where
+    it stopped); every other change runs in one. Review the files, then `prodready apply`.
     """
     from prodready.config import load_config
     from prodready.migrate.model import write_migrations
@@ -91,6 +100,8 @@ def fix_cmd(
     from prodready.pipeline import plan_fixes_for
 
     _check_format(format, ("sql", "alembic"))
+    if group not in ("kind", "table", "none"):
+        raise UsageError(f"unknown --group {group!r} (expected kind, table or none)")
     with _progress(enabled=db is not None) as progress:
         plan = plan_fixes_for(
             dsn=db,
@@ -99,6 +110,7 @@ def fix_cmd(
             limits=SessionLimits(statement_timeout_ms=statement_timeout),
             only=_split_ids(only),
             include_review=include_review,
+            group=group,
             progress=progress,
         )
     if format == "alembic":

@@ -63,12 +63,17 @@ class _Change:
 
     source: str  # a check id or ADVISOR
     object: str
-    order: int  # 0 creates and changes, 1 drops
+    order: int  # -1 requirements (extensions), 0 creates and changes, 1 drops
     migration: Migration  # numbered once the plan's order is known
+    kind: str = ""  # what it does (add_index, enable_rls...), for --group kind
+    table: str = ""  # the table it changes, for --group table
 
     @property
     def up(self) -> str:
         return self.migration.up_sql
+
+
+GROUPINGS = ("kind", "table", "none")
 
 
 def plan_fixes(
@@ -76,8 +81,13 @@ def plan_fixes(
     *,
     only: Iterable[str] | None = None,
     include_review: bool = False,
+    group: str = "none",
 ) -> FixPlan:
-    """The migrations for a report's fixes; `only` limits to check ids (and `index_advisor`)."""
+    """The migrations for a report's fixes; `only` limits to check ids (and `index_advisor`).
+
+    `group` merges changes of one kind (`kind`), or of one kind on one table (`table`), into
+    one migration; `none` writes one migration per change.
+    """
     wanted = set(only) if only else None
     plan = FixPlan()
     changes: list[_Change] = []
@@ -101,8 +111,45 @@ def plan_fixes(
         changes.append(change)
     changes = _unique(changes, plan.skipped)
     changes.sort(key=lambda c: c.order)  # stable: report order within each group
-    plan.migrations = [replace(c.migration, number=n) for n, c in enumerate(changes, start=1)]
+    migrations = _grouped(changes, group)
+    plan.migrations = [replace(m, number=n) for n, m in enumerate(migrations, start=1)]
     return plan
+
+
+def _grouped(changes: list[_Change], group: str) -> list[Migration]:
+    """One migration per group of changes that run the same way; each group sits where its
+    first change was. A group's statements run in order (one at a time when they cannot run
+    in a transaction, journaled step by step), and its rollback undoes them in reverse."""
+    if group not in GROUPINGS:
+        raise ValueError(f"unknown grouping {group!r}")
+    if group == "none":
+        return [c.migration for c in changes]
+    groups: dict[tuple[Any, ...], list[_Change]] = {}
+    for change in changes:
+        m = change.migration
+        key: tuple[Any, ...] = (change.order, change.kind, m.transactional, m.review_required,
+                                m.down_transactional)  # fmt: skip
+        if group == "table":
+            key += (change.table or change.object,)
+        groups.setdefault(key, []).append(change)
+    return [_merge(members, group) for members in groups.values()]
+
+
+def _merge(members: list[_Change], group: str) -> Migration:
+    if len(members) == 1:
+        return members[0].migration
+    first = members[0].migration
+    kind = members[0].kind or "changes"
+    where = members[0].table if group == "table" and members[0].table else ""
+    header = (
+        f"{len(members)} changes ({kind.replace('_', ' ')}"
+        f"{' on ' + where if where else ''}), run in order and undone in reverse:",
+        *(line for m in members for line in m.migration.header[:2]),
+    )
+    up = ";\n".join(m.migration.up_sql.strip().rstrip(";") for m in members)
+    down = ";\n".join(m.migration.down_sql.strip().rstrip(";") for m in reversed(members))
+    slug = slugify(kind, _object_words(where) if where else f"{len(members)}_changes")
+    return replace(first, slug=slug, up_sql=up, down_sql=down, header=header)
 
 
 def _finding_change(
@@ -141,6 +188,8 @@ def _finding_change(
             review_required=review,
             header=header,
         ),
+        kind=_VERBS.get(check, check),
+        table=_table_of(up, down) or obj.split(" (")[0],
     )
 
 
@@ -192,6 +241,8 @@ def _advisor_changes(
                     review_required=review,
                     header=header,
                 ),
+                kind="add_index",
+                table=str(rec.get("table") or ""),
             )
         )
     for drop in advisor.get("drops", []):
@@ -219,6 +270,8 @@ def _advisor_changes(
                     review_required=False,
                     header=header,
                 ),
+                kind="drop_index",
+                table=str(drop.get("table") or ""),
             )
         )
     return changes
@@ -239,7 +292,10 @@ def _requirements(
         if not isinstance(tree, ast.CreateExtensionStmt) or not tree.extname:
             continue
         name = str(tree.extname)
-        down = render(sql.SQL("DROP EXTENSION IF EXISTS {}").format(sql.Identifier(name)))
+        # squawk bans DROP EXTENSION; this one undoes exactly the CREATE of the up file
+        down = "-- squawk-ignore ban-drop-extension\n" + render(
+            sql.SQL("DROP EXTENSION IF EXISTS {}").format(sql.Identifier(name))
+        )
         header = (
             f"Extension {name}, required by the advisor's index {index}",
             f"finding: {ADVISOR} requirement",
@@ -249,7 +305,7 @@ def _requirements(
             _Change(
                 ADVISOR,
                 name,
-                0,
+                -1,  # before every index, so grouping can never put one ahead of it
                 Migration(
                     0,  # numbered by plan_fixes
                     slugify("create_extension", name),
@@ -259,6 +315,7 @@ def _requirements(
                     review_required=review,
                     header=header,
                 ),
+                kind="create_extension",
             )
         )
     return changes
@@ -368,6 +425,16 @@ def _index_touched(script: str) -> str | None:
         if isinstance(tree, ast.DropStmt) and _drops_index(tree) and tree.objects:
             names = [n.sval for n in tree.objects[0]]
             return ".".join(names)
+    return None
+
+
+def _table_of(up: str, down: str) -> str | None:
+    """The table an index change is on: from its CREATE INDEX (the up, or a drop's down)."""
+    for script in (up, down):
+        for statement in _statements(script):
+            tree = _parse_one(statement)
+            if isinstance(tree, ast.IndexStmt) and tree.relation is not None:
+                return f"{tree.relation.schemaname or 'public'}.{tree.relation.relname}"
     return None
 
 

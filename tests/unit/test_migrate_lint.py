@@ -804,3 +804,16 @@ def test_every_rule_has_a_title_and_help() -> None:
     }
     for rule in rules.RULES.values():
         assert rule.title and len(rule.description) > 100
+
+
+def test_an_extension_requirements_down_file_lints_clean(tmp_path: Path) -> None:
+    from prodready.migrate.generate import plan_fixes
+    from tests.unit.test_migrate_generate import TRIGRAM, report
+
+    needs = {**TRIGRAM, "requires": ["CREATE EXTENSION IF NOT EXISTS pg_trgm"]}
+    plan = plan_fixes(report([], {"indexes": [needs], "drops": []}), include_review=True)
+    write_migrations(tmp_path / "m", plan.migrations)
+    result = lint_paths([tmp_path / "m"], None, LintOptions(pg_version="15"))
+    assert [(i.path.name, i.rule) for i in result.issues] == []
+    down = (tmp_path / "m" / "0001_create_extension_pg_trgm.down.sql").read_text()
+    assert "-- squawk-ignore ban-drop-extension" in down

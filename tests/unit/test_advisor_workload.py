@@ -333,3 +333,21 @@ def test_statements_that_name_no_table_are_not_workload() -> None:
     assert _is_query("UPDATE products SET view_count = view_count + $1 WHERE id = $2")
     assert _is_query("INSERT INTO messages (body) VALUES ($1)")
     assert _is_query("DELETE FROM favorites WHERE user_id = $1")
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("SELECT * FROM t WHERE a = $1", True), ("  /* c */ (SELECT a FROM t)", True),
+        ("-- x\nWITH q AS (SELECT 1) SELECT * FROM q", True), ("UPDATE t SET a = $1", True),
+        ("insert into t values ($1)", True), ("TABLE t", True), ("DELETE FROM t", True),
+        ("SELECT 1", False), ("select now()", False), ("VALUES (1)", False),
+        ("CREATE TABLE app_1 (id int)", False), ("SET search_path = x", False),
+        ("BEGIN", False), ("VACUUM t", False), ("EXPLAIN SELECT * FROM t", False),
+        ("SELECT extract(epoch FROM now())", False),  # passes the look, fails the parse check
+    ],
+)  # fmt: skip
+def test_pg_stat_statements_entries_are_judged_cheaply_first(text: str, kept: bool) -> None:
+    from prodready.advisor.workload import _is_query
+
+    assert _is_query(text) is kept

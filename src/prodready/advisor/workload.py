@@ -90,9 +90,29 @@ def statement_kinds(text: str) -> list[str] | None:
         return None
 
 
+# The words a plannable statement can start with; anything else (DDL, SET, BEGIN, VACUUM...)
+# is rejected without parsing, which on a busy pg_stat_statements is most of its entries.
+_LEADING = re.compile(r"(?:\s+|/\*.*?\*/|--[^\n]*(?:\n|$)|\()*([A-Za-z]+)", re.DOTALL)
+_PLANNABLE_WORDS = frozenset({"select", "with", "insert", "update", "delete", "merge", "values",
+                              "table"})  # fmt: skip
+_FROM = re.compile(r"\bfrom\b", re.IGNORECASE)
+
+
+def _worth_parsing(text: str) -> bool:
+    """A cheap look before pglast: could this be a statement an index can serve?"""
+    match = _LEADING.match(text)
+    if match is None:
+        return True  # let the parser judge (and report) it
+    word = match.group(1).lower()
+    if word not in _PLANNABLE_WORDS:
+        return False
+    # a SELECT or VALUES without FROM anywhere reads no table (SELECT 1, SELECT now())
+    return word not in ("select", "values") or _FROM.search(text) is not None
+
+
 def _is_query(text: str) -> bool:
     """A statement pg_stat_statements or a log contributes: plannable, or kept to be reported."""
-    if MARKER in text:
+    if MARKER in text or not _worth_parsing(text):
         return False
     kinds = statement_kinds(text)
     if kinds is None:

@@ -269,6 +269,22 @@ def test_archiving_off_with_a_physical_slot_is_info(db: TestDatabase) -> None:
     assert finding.evidence["physical_slots"] == [slot]
 
 
+def test_a_supabase_admin_role_alone_does_not_make_archiving_someone_elses_job(
+    db: TestDatabase,
+) -> None:
+    # self-hosted Supabase has this role and no point-in-time recovery: keep the severity
+    db.execute("CREATE ROLE supabase_admin NOLOGIN")
+    try:
+        (finding,) = db.findings("wal_archiving_disabled")
+    finally:
+        db.execute("DROP ROLE supabase_admin")
+    assert finding.severity is Severity.HIGH
+    assert finding.evidence["platform"] == {
+        "name": "Supabase", "evidence": "role supabase_admin", "managed": False
+    }  # fmt: skip
+    assert "suppress `wal_archiving_disabled:archive_mode`" in finding.detail
+
+
 # -- fsync_disabled --
 
 

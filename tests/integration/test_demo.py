@@ -416,7 +416,11 @@ def test_run_demo_end_to_end_at_small_scale(tmp_path: Path) -> None:
     assert "public.orders_buyer_id_idx" in new_indexes or any(
         i.startswith("public.orders_buyer_id") for i in new_indexes
     )
-    assert loop.after.score.overall > loop.before.score.overall
+    before, after = loop.before.score, loop.after.score
+    # the safe fixes are performance fixes; security waits for a person's review, so its
+    # criticals keep the overall capped at 4.0 (the demo's uncapped mean is ~4.0 before)
+    assert after.categories["performance"] >= before.categories["performance"] + 5
+    assert after.overall >= before.overall and after.capped
     fixed_keys = {f.key for f in loop.before.findings} - {f.key for f in loop.after.findings}
     assert any(k.startswith("rls_initplan:") for k in fixed_keys)
     assert any(k.startswith("unindexed_foreign_key:") for k in fixed_keys)

@@ -61,6 +61,13 @@ def audit(
             help="Include index advice for the pg_stat_statements workload (live --db only).",
         ),
     ] = True,
+    backups: Annotated[
+        Path | None,
+        typer.Option(
+            "--backups",
+            help="A `prodready backup` directory: check its dumps and restore drills.",
+        ),
+    ] = None,
 ) -> None:
     """Audit a database (or a saved snapshot): score, phased plan, fixes."""
     from prodready.config import load_config
@@ -81,6 +88,7 @@ def audit(
             limits=SessionLimits(statement_timeout_ms=statement_timeout),
             advise=advise,
             progress=progress,
+            backups_dir=backups,
         )
     if out is not None:
         files = [f for f in formats if f != "terminal"]

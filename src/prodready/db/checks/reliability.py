@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 
 from psycopg import sql
 
@@ -646,18 +645,14 @@ def wal_archiving_disabled(snap: Snapshot, opts: Options) -> Iterator[Issue]:
     taken, and a failing archive_command fills pg_wal until the disk is full.
 
     Set archive_mode = on with an archive_command or archive_library (pgBackRest, WAL-G,
-    Barman) and restart; for a failing archiver read the server log and fix the command.
+    Barman) and restart (a configured archiver that fails is `wal_archiving_failing`).
     Managed services archive for you: confirm their retention instead.
     """
     if snap.server.in_recovery:
         return  # a standby's setting says nothing about the primary's archive
     archiving = _archiving_state(snap)
-    if archiving is not None:
+    if archiving is not None:  # a configured archiver that fails: wal_archiving_failing
         yield _archiving_off_issue(snap, *archiving)
-        return
-    failing = _archiver_failing(snap)
-    if failing is not None:
-        yield failing
 
 
 def _archiving_state(snap: Snapshot) -> tuple[str, str] | None:
@@ -725,34 +720,6 @@ def _archiving_off_issue(snap: Snapshot, obj: str, problem: str) -> Issue:
         detail,
         evidence,
         verify="SELECT archived_count, last_archived_time FROM pg_stat_archiver; it advances",
-    )
-
-
-def _archiver_failing(snap: Snapshot) -> Issue | None:
-    arch = snap.archiver
-    if arch is None or arch.failed_count == 0 or arch.last_failed_time is None:
-        return None
-    failed = datetime.fromisoformat(arch.last_failed_time)
-    if arch.last_archived_time and datetime.fromisoformat(arch.last_archived_time) >= failed:
-        return None  # it failed once but has archived since
-    return Issue(
-        object="pg_stat_archiver",
-        detail=(
-            f"WAL archiving is failing: {arch.failed_count:,} failures, the last at "
-            f"{arch.last_failed_time}, and no success since "
-            f"{arch.last_archived_time or 'statistics were reset'}. Unarchived WAL piles up "
-            "in pg_wal until the disk is full; the server log says why the command fails."
-        ),
-        evidence={
-            "archived_count": arch.archived_count,
-            "failed_count": arch.failed_count,
-            "last_archived_time": arch.last_archived_time,
-            "last_failed_time": arch.last_failed_time,
-            "archive_command": snap.setting("archive_command"),
-            "stats_since": arch.stats_reset,
-        },
-        severity=Severity.HIGH,
-        verify="SELECT last_archived_time, last_failed_time FROM pg_stat_archiver",
     )
 
 

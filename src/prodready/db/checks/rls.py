@@ -104,7 +104,7 @@ def _scoping_columns(snap: Snapshot) -> set[str]:
         if (policy.schema, policy.table) not in enabled:
             continue
         for expression in (policy.using, policy.with_check):
-            node = _parse_expression(expression)
+            node = parse_expression(expression)
             if node is not None:
                 names.update(_column_names(node))
     return names
@@ -500,7 +500,7 @@ def policy_dependents(snap: Snapshot) -> dict[tuple[str, str], list[str]]:
     for policy in snap.policies:
         read: set[tuple[str, str]] = set()
         for expression in (policy.using, policy.with_check):
-            node = _parse_expression(expression)
+            node = parse_expression(expression)
             if node is None:
                 continue
             for rv in nodes_of(node, ast.RangeVar):
@@ -569,11 +569,11 @@ _UNKNOWN = object()
 
 def is_constant_true(expression: str | None) -> bool:
     """Whether a policy expression is constant true."""
-    node = _parse_expression(expression)
+    node = parse_expression(expression)
     return node is not None and _constant(node) is True
 
 
-def _parse_expression(expression: str | None) -> ast.Node | None:
+def parse_expression(expression: str | None) -> ast.Node | None:
     if not expression:
         return None
     try:
@@ -730,7 +730,7 @@ def _wrap_calls(
     Spans come from the parser's locations and the scanner's tokens (which understand
     strings, quoted names and comments), so the rest of the text is kept byte for byte.
     """
-    node = _parse_expression(expression)
+    node = parse_expression(expression)
     if node is None or expression is None:
         return None
     calls = list(_hoistable_calls(node, targets))
@@ -743,7 +743,7 @@ def _wrap_calls(
     for start, end in reversed(spans):
         text = f"{text[:start]}(SELECT {text[start:end]}){text[end:]}"
     rewritten = text[len("SELECT ") :]
-    if _parse_expression(rewritten) is None:
+    if parse_expression(rewritten) is None:
         return None
     return rewritten, [source[start:end] for start, end in spans]
 

@@ -68,9 +68,8 @@ def _identity_call(node: ast.Node) -> str | None:
     if name in SUPABASE_CALLS:
         return "supabase"
     if name[-1] == "current_setting" and node.args:
-        first = node.args[0]
-        value = getattr(getattr(first, "val", None), "sval", None)
-        if isinstance(value, str):
+        value = _string_constant(node.args[0])
+        if value is not None:
             return "supabase" if value.startswith(SUPABASE_SETTINGS) else value
     return None
 

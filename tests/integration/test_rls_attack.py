@@ -234,3 +234,20 @@ def test_json_contract(planted: RlsResult) -> None:
         "table", "command", "role", "kind", "statement", "rows", "policy", "fix"
     }  # fmt: skip
     assert data["rows_changed"] == 0
+
+
+def test_the_static_checks_name_the_planted_mistakes_and_spare_the_twin(
+    db: TestDatabase, planted: RlsResult
+) -> None:
+    checks = ["rls_not_forced", "policy_null_escape", "policy_user_metadata",
+              "security_definer_function_exposed", "rls_policy_always_true", "rls_disabled",
+              "security_definer_view", "policy_missing_with_check"]  # fmt: skip
+    found = {(x.check, x.object) for c in checks for x in db.findings(c)}
+    assert ("rls_not_forced", "leaky.owned") in found
+    assert ("policy_null_escape", "leaky.null_escape (policy p)") in found
+    assert ("policy_user_metadata", "leaky.metadata (policy p)") in found
+    assert ("security_definer_function_exposed", "leaky.get_note(note bigint)") in found
+    assert ("rls_policy_always_true", "leaky.update_true (policy u)") in found
+    assert ("rls_disabled", "leaky.no_rls") in found
+    assert ("security_definer_view", "leaky.all_notes") in found
+    assert not [o for _, o in found if o.startswith("twin.") and "get_note" not in o]

@@ -38,7 +38,7 @@ def detect_identity(snap: Snapshot) -> Identity:
     supabase, gucs = 0, Counter[str]()
     for policy in snap.policies:
         for node in _policy_nodes(policy.using, policy.with_check):
-            kind = _identity_call(node)
+            kind = identity_call(node)
             if kind == "supabase":
                 supabase += 1
             elif kind is not None:
@@ -60,7 +60,7 @@ def _policy_nodes(*expressions: str | None) -> list[ast.Node]:
     return nodes
 
 
-def _identity_call(node: ast.Node) -> str | None:
+def identity_call(node: ast.Node) -> str | None:
     """'supabase', a GUC name, or None for any other node."""
     if not isinstance(node, ast.FuncCall) or not node.funcname:
         return None
@@ -83,7 +83,7 @@ def public_readers(snap: Snapshot, schema: str, table: str) -> set[str]:
         if not policy.permissive or policy.command not in ("SELECT", "ALL"):
             continue
         node = parse_expression(policy.using)
-        if node is not None and not _mentions_identity(node):
+        if node is not None and not mentions_identity(node):
             found |= set(policy.roles)
     return found
 
@@ -125,8 +125,8 @@ def _string_constant(node: object) -> str | None:
     return None
 
 
-def _mentions_identity(node: object) -> bool:
-    return any(_identity_call(n) is not None for n in walk(node))
+def mentions_identity(node: object) -> bool:
+    return any(identity_call(n) is not None for n in walk(node))
 
 
 def policy_owner_columns(snap: Snapshot) -> set[tuple[str, str, str]]:
@@ -142,7 +142,7 @@ def policy_owner_columns(snap: Snapshot) -> set[tuple[str, str, str]]:
                     continue
                 for side, other in ((cmp.lexpr, cmp.rexpr), (cmp.rexpr, cmp.lexpr)):
                     column = _own_column(side, policy.table)
-                    if column is not None and _mentions_identity(other):
+                    if column is not None and mentions_identity(other):
                         found.add((policy.schema, policy.table, column))
     return found
 

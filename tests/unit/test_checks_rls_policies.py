@@ -65,6 +65,7 @@ def test_write_policy_whose_check_ignores_the_writer() -> None:
 @pytest.mark.parametrize(
     "expression",
     ["((auth.uid() IS NULL) OR (user_id = auth.uid()))",
+     "((user_id = auth.uid()) OR (auth.uid() IS NOT NULL))",
      "COALESCE((user_id = auth.uid()), true)",
      "((current_setting('app.tenant_id'::text, true) IS NULL) OR (tenant_id = 1))"],
 )  # fmt: skip

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from pglast import ast, parse_sql
-from pglast.enums import BoolExprType, NullTestType
+from pglast.enums import BoolExprType
 from pglast.parser import ParseError
 from psycopg import sql
 
@@ -147,8 +147,9 @@ def policy_null_escape(snap: Snapshot, opts: Options) -> Iterator[Issue]:
     """`auth.uid() IS NULL OR ...`, `current_setting('app.tenant_id', true) IS NULL OR ...`
     or `COALESCE(<identity test>, true)` make the policy pass every row exactly when nobody
     is signed in (an anon request, a background job, a pooled connection whose setting was
-    never set). Critical when anon or PUBLIC may use the policy. Fix: drop the escape; give
-    jobs their own role instead."""
+    never set); `auth.uid() IS NOT NULL OR ...` passes every row for every signed-in user.
+    Critical when anon or PUBLIC may use the policy. Fix: drop the escape; give jobs their
+    own role instead."""
     for table, policy in _policies(snap):
         for expression in (policy.using, policy.with_check):
             node = parse_expression(expression)
@@ -175,10 +176,8 @@ def _has_null_escape(root: object) -> bool:
     for node in walk(root):
         if isinstance(node, ast.BoolExpr) and node.boolop == BoolExprType.OR_EXPR:
             for arg in node.args or ():
-                is_null = isinstance(arg, ast.NullTest) and (
-                    arg.nulltesttype == NullTestType.IS_NULL
-                )
-                if is_null and mentions_identity(arg.arg):
+                # IS NULL: everyone when nobody signed in; IS NOT NULL: every signed-in user
+                if isinstance(arg, ast.NullTest) and mentions_identity(arg.arg):
                     return True
         if isinstance(node, ast.CoalesceExpr):
             args = list(node.args or ())

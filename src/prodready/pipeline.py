@@ -30,6 +30,7 @@ def audit(
     advise_dsn: str | None = None,
     progress: Callable[[str], None] | None = None,
     backups_dir: Path | None = None,
+    rls_test: bool = False,
 ) -> tuple[Snapshot, Report]:
     """Audit a live database, a saved snapshot file, or a snapshot in hand.
 
@@ -37,7 +38,9 @@ def audit(
     index advisor's section too (`advise=False` skips it). The advisor plans the workload's
     queries, which needs SELECT on their tables: `advise_dsn` names a role that has it when
     the audit role (e.g. pg_monitor only) does not. `backups_dir` adds what a prodready
-    backup directory holds (dumps, drill records) for the backup checks.
+    backup directory holds (dumps, drill records) for the backup checks. `rls_test` attacks
+    tenant isolation too (writes inside rolled-back transactions; needs a superuser or
+    BYPASSRLS role): proven leaks become critical findings and the report shows the matrix.
     """
     if snapshot is None:
         if snapshot_file is not None:
@@ -56,8 +59,26 @@ def audit(
         if trouble:
             limitations = [*snapshot.limitations, Limitation("index_advisor", trouble)]
             snapshot = replace(snapshot, limitations=limitations)
+    rls = None
+    if rls_test and dsn is not None:
+        snapshot, rls = _attack_isolation(snapshot, dsn, progress)
     run = run_checks(snapshot, config)
-    return snapshot, build_report(snapshot, run, advisor)
+    report = build_report(snapshot, run, advisor)
+    return snapshot, replace(report, rls=rls) if rls is not None else report
+
+
+def _attack_isolation(
+    snapshot: Snapshot, dsn: str, progress: Callable[[str], None] | None
+) -> tuple[Snapshot, dict[str, Any]]:
+    from prodready.db.snapshot import RlsLeakFact
+    from prodready.rls.pipeline import RlsOptions, attack_isolation
+
+    result = attack_isolation(dsn, RlsOptions(), progress)
+    facts = [
+        RlsLeakFact(x.table, x.command, x.role, x.kind, x.rows, x.policy, x.fix, x.statement)
+        for x in result.leaks
+    ]
+    return replace(snapshot, rls_leaks=facts), result.to_json()
 
 
 def advise_on_workload(

@@ -251,3 +251,25 @@ def test_the_static_checks_name_the_planted_mistakes_and_spare_the_twin(
     assert ("rls_disabled", "leaky.no_rls") in found
     assert ("security_definer_view", "leaky.all_notes") in found
     assert not [o for _, o in found if o.startswith("twin.") and "get_note" not in o]
+
+
+def test_audit_with_rls_test_puts_proven_leaks_in_phase_1(
+    db: TestDatabase, planted: RlsResult
+) -> None:
+    from prodready.pipeline import audit
+    from prodready.report.html import render as render_html
+    from prodready.report.markdown import render as render_md
+
+    _, report = audit(dsn=db.dsn, advise=False, rls_test=True)
+    proven = [f for f in report.findings if f.check == "rls_leak_proven"]
+    assert {f.object for f in proven} >= {
+        "leaky.no_rls (SELECT as authenticated)", "leaky.move (UPDATE as authenticated)",
+    }  # fmt: skip
+    assert all(f.severity.label == "critical" and f.phase == 1 for f in proven)
+    assert not [f for f in proven if f.object.startswith("twin.")]
+    assert report.rls is not None and report.rls["rows_changed"] == 0
+    plan = render_md(report)
+    assert "## Tenant isolation (rls-test)" in plan and "**leak**" in plan
+    assert 'id="rls"' in render_html(report)
+    _, plain = audit(dsn=db.dsn, advise=False)  # without --rls-test nothing is attacked
+    assert plain.rls is None and not [f for f in plain.findings if f.check == "rls_leak_proven"]

@@ -203,3 +203,18 @@ def test_materialized_view_over_an_rls_table() -> None:
                       definition=matview.definition)  # fmt: skip
     for quiet in (private, plain_view):
         assert findings("view_bypasses_rls", **supabase(tables=[todos], views=[quiet])) == []
+
+
+# -- rls_leak_proven --
+
+
+def test_proven_leaks_are_critical_and_only_when_an_attack_ran() -> None:
+    leak = s.RlsLeakFact("public.notes", "SELECT", "authenticated", "read_other", 2,
+                         "row-level security is disabled", "ENABLE ROW LEVEL SECURITY",
+                         "BEGIN; ...; ROLLBACK;")  # fmt: skip
+    [found] = findings("rls_leak_proven", rls_leaks=[leak])
+    assert found.object == "public.notes (SELECT as authenticated)"
+    assert found.severity is Severity.CRITICAL and found.phase == 1
+    assert found.evidence["reproduce"] == "BEGIN; ...; ROLLBACK;"
+    assert findings("rls_leak_proven", rls_leaks=[]) == []
+    assert findings("rls_leak_proven") == []

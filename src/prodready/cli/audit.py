@@ -68,6 +68,14 @@ def audit(
             help="A `prodready backup` directory: check its dumps and restore drills.",
         ),
     ] = None,
+    rls_test: Annotated[
+        bool,
+        typer.Option(
+            "--rls-test",
+            help="Also attack tenant isolation (see `prodready rls-test`): write attempts run "
+            "in transactions that are rolled back; needs a superuser or BYPASSRLS role.",
+        ),
+    ] = False,
 ) -> None:
     """Audit a database (or a saved snapshot): score, phased plan, fixes."""
     from prodready.config import load_config
@@ -89,6 +97,7 @@ def audit(
             advise=advise,
             progress=progress,
             backups_dir=backups,
+            rls_test=rls_test,
         )
     if out is not None:
         files = [f for f in formats if f != "terminal"]

@@ -340,6 +340,20 @@ class View:
 
 
 @dataclass(frozen=True, slots=True)
+class RlsLeakFact:
+    """A cross-tenant leak `rls-test` proved (attached by `audit --rls-test`, not collected)."""
+
+    table: str
+    command: str
+    role: str
+    kind: str
+    rows: int
+    policy: str
+    fix: str
+    statement: str
+
+
+@dataclass(frozen=True, slots=True)
 class TableTrigger:
     """A user trigger: the table, the function it calls and its full definition."""
 
@@ -470,6 +484,8 @@ class Snapshot:
     # from `audit --backups DIR`, not from the database; None when not asked
     backups: BackupState | None = None
     triggers: list[TableTrigger] = field(default_factory=list)
+    # from `audit --rls-test`: None when no attack ran, [] when it ran and found no leak
+    rls_leaks: list[RlsLeakFact] | None = None
 
     # -- lookups (cached; frozen dataclasses still allow cached_property) --
 

@@ -98,9 +98,20 @@ def _context(report: Report) -> dict[str, Any]:
         "blockers_more": sum(len(items) for items in phases[0][2].values()),
         "phases": phases,
         "deferred_total": sum(len(group.findings) for group in report.deferred),
+        **_rls_context(report),
         "script": Markup(SCRIPT),
         "csp": _csp(),
     }
+
+
+def _rls_context(report: Report) -> dict[str, Any]:
+    """The rls-test matrix as (table, role) rows with the commands that were tried."""
+    rows: dict[tuple[str, str], dict[str, str]] = {}
+    for cell in (report.rls or {}).get("matrix") or []:
+        rows.setdefault((cell["table"], cell["role"]), {})[cell["command"]] = cell["outcome"]
+    order = ["SELECT", "INSERT", "UPDATE", "DELETE", "EXECUTE"]
+    used = [c for c in order if any(c in r for r in rows.values())]
+    return {"rls_rows": sorted(rows.items()), "rls_commands": used}
 
 
 def _facts(report: Report, db: dict[str, Any]) -> list[str]:

@@ -28,6 +28,7 @@ def render(report: Report) -> str:
         *_score(report),
         *_blockers(report),
         *_phases(report),
+        *_rls(report),
         *_drops(report),
         *_deferred(report),
         *_suppressed(report),
@@ -61,6 +62,34 @@ def _advice(phase: Phase) -> Iterator[str]:
             f"~{index['estimated_bytes'] / 1048576:,.1f} MB; {gain})\n\n"
             + "\n".join(_sql_block(index["definition"]))
         )
+
+
+def _rls(report: Report) -> Iterator[str]:
+    """The rls-test matrix: one row per table and role, one column per command."""
+    rls = report.rls
+    if not rls:
+        return
+    leaks = rls.get("leaks") or []
+    yield "## Tenant isolation (rls-test)"
+    tenants = rls.get("tenants") or {}
+    yield md_text(
+        f"Tenant A ({tenants.get('a')}) attacked tenant B ({tenants.get('b')}) as "
+        f"{', '.join(rls.get('roles') or []) or 'no role'}: {rls.get('attempts', 0)} attempts, "
+        f"each rolled back; rows changed: {rls.get('rows_changed')}; "
+        + (f"{len(leaks)} leak(s), each a Phase 1 finding." if leaks else "no leak.")
+    )
+    rows: dict[tuple[str, str], dict[str, str]] = {}
+    for cell in rls.get("matrix") or []:
+        rows.setdefault((cell["table"], cell["role"]), {})[cell["command"]] = cell["outcome"]
+    commands = ["SELECT", "INSERT", "UPDATE", "DELETE", "EXECUTE"]
+    used = [c for c in commands if any(c in r for r in rows.values())]
+    table = ["| Table | Role | " + " | ".join(used) + " |", "|---|---|" + "---|" * len(used)]
+    for (name, role), cells in sorted(rows.items()):
+        marks = [f"**{cells[c]}**" if cells.get(c) == "leak" else cells.get(c, "-") for c in used]
+        table.append(f"| {md_name(name)} | {md_name(role)} | " + " | ".join(marks) + " |")
+    yield "\n".join(table)
+    for note in rls.get("notes") or []:
+        yield f"- {md_text(note)}"
 
 
 def _drops(report: Report) -> Iterator[str]:

@@ -127,6 +127,7 @@ class Report:
     failures: list[tuple[str, str]] = field(default_factory=list)
     advisor: dict[str, Any] | None = None
     deferred: list[Deferred] = field(default_factory=list)
+    rls: dict[str, Any] | None = None  # the rls-test result (its JSON), when one ran
 
     def counts(self) -> dict[str, int]:
         """Findings by severity, leaving out the ones that cannot be acted on yet."""
@@ -150,6 +151,7 @@ class Report:
             "check_failures": [{"check": c, "error": e} for c, e in self.failures],
             "advisor": self.advisor,
             "deferred": [d.to_json() for d in self.deferred],
+            "rls": self.rls,
         }
 
 

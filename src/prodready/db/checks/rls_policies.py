@@ -39,6 +39,38 @@ def _policy_object(policy: Policy) -> str:
     return f"{policy.table_qualified} (policy {quote_ident(policy.name)})"
 
 
+# -- rls_leak_proven --
+
+
+@check(
+    "rls_leak_proven",
+    title="Cross-tenant leak proven by attack",
+    category=Category.SECURITY,
+    severity=Severity.CRITICAL,
+)
+def rls_leak_proven(snap: Snapshot, opts: Options) -> Iterator[Issue]:
+    """`audit --rls-test` acted as one real tenant against another's rows and got through:
+    read, changed, moved or wrote rows it must not reach. Not a reading of the policies but
+    a fact, with the SQL that reproduces it (run inside a transaction that is rolled back).
+    Fix the policy the finding names, then run `prodready rls-test` again."""
+    for leak in snap.rls_leaks or []:
+        yield Issue(
+            object=f"{leak.table} ({leak.command} as {leak.role})",
+            detail=(
+                f"As tenant A, role {quote_ident(leak.role)} reached {leak.rows} row(s) of "
+                f"tenant B in {leak.table} ({leak.kind.replace('_', ' ')}): {leak.policy}. "
+                f"Fix: {leak.fix}."
+            ),
+            evidence={
+                "kind": leak.kind,
+                "rows": leak.rows,
+                "policy": leak.policy,
+                "reproduce": leak.statement,
+            },
+            verify="prodready rls-test reports no leak for this table",
+        )
+
+
 # -- rls_not_forced --
 
 

@@ -101,3 +101,35 @@ def test_nothing_to_attack(fresh_db: TestDatabase) -> None:
     done = run(fresh_db.dsn)
     assert done.returncode == 0, done.stderr
     assert "no tenant-scoped table found" in done.stdout
+
+
+def test_perf_times_reads_with_and_without_policies_and_with_fixes(
+    fresh_db: TestDatabase, tmp_path: pytest.TempPathFactory
+) -> None:
+    from pathlib import Path
+
+    from tests.integration.test_checks_rls import prepare_supabase
+
+    prepare_supabase(fresh_db)
+    fresh_db.execute(
+        "CREATE TABLE notes (id bigint PRIMARY KEY, user_id uuid NOT NULL, body text);"
+        "INSERT INTO notes SELECT g, ('00000000-0000-0000-0000-' || lpad((g % 50)::text, 12,"
+        " '0'))::uuid, 'n' FROM generate_series(1, 20000) g;"
+        "ALTER TABLE notes ENABLE ROW LEVEL SECURITY;"
+        "CREATE POLICY own ON notes FOR SELECT TO authenticated USING (user_id = auth.uid());"
+        "GRANT SELECT ON notes TO authenticated; ANALYZE notes;"
+    )
+    workload = Path(str(tmp_path)) / "workload.sql"
+    workload.write_text("-- weight: 100\nSELECT count(*) FROM notes;\n")
+    options = RlsOptions(perf=True, workload=(str(workload),), measure_fixes=True)
+    result = attack_isolation(fresh_db.dsn, options)
+    costs = result.policy_costs
+    assert costs is not None and result.rows_changed == 0
+    [measured] = costs["statements"]
+    assert measured["role"] == "authenticated" and measured["calls"] == 100
+    assert 0.0 <= measured["policy_share"] <= 1.0
+    assert measured["with_fixes_ms"] is not None
+    assert any(sql.startswith("ALTER POLICY") for sql in costs["fixes_measured"])
+    # the rewrite was measured inside a transaction that was rolled back
+    [(using,)] = fresh_db.query("SELECT pg_get_expr(polqual, polrelid) FROM pg_policy")
+    assert using == "(user_id = auth.uid())"

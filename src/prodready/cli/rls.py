@@ -30,6 +30,26 @@ def rls_test_cmd(
     timeout_ms: Annotated[
         int, typer.Option("--timeout-ms", min=10, help="statement_timeout per attempt.")
     ] = 2000,
+    perf: Annotated[
+        bool,
+        typer.Option(
+            "--perf",
+            help="Also time the workload's reads as a tenant and without the policies "
+            "(EXPLAIN ANALYZE in rolled-back transactions): what the policies cost.",
+        ),
+    ] = False,
+    workload: Annotated[
+        list[str] | None,
+        typer.Option("--workload", "-w", help="pg_stat_statements (default) or FILE.sql."),
+    ] = None,
+    measure_fixes: Annotated[
+        bool,
+        typer.Option(
+            "--measure-fixes",
+            help="With --perf: apply the policy rewrites and tenant-column indexes inside "
+            "the rolled-back transactions and time again. Takes locks: staging only.",
+        ),
+    ] = False,
     format: Annotated[
         str, typer.Option("--format", "-f", help="terminal, json or md.")
     ] = "terminal",
@@ -44,12 +64,15 @@ def rls_test_cmd(
     BYPASSRLS role that may SET ROLE to the app's roles. Exit 1 on any leak, 3 when the
     roles cannot be switched to.
     """
-    from prodready.rls.pipeline import load_options, attack_isolation
+    from prodready.rls.pipeline import attack_isolation, load_options
     from prodready.rls.render import print_terminal, render_json, render_markdown
 
     db = _require_db(db)
     _check_format(format, ("terminal", "json", "md"))
-    options = load_options(config, roles=role, tenants=tenant, timeout_ms=timeout_ms)
+    options = load_options(
+        config, roles=role, tenants=tenant, timeout_ms=timeout_ms, perf=perf,
+        workload=workload, measure_fixes=measure_fixes,
+    )  # fmt: skip
     with _progress(enabled=True) as progress:
         result = attack_isolation(db, options, progress)
     if format == "json":

@@ -186,8 +186,8 @@ def _pick_tenants(
             if not path.direct:
                 continue
             query = sql.SQL(
-                "SELECT CAST(t.{c} AS text), count(*) FROM {t} t WHERE t.{c} IS NOT NULL "
-                "GROUP BY 1 ORDER BY 2 DESC LIMIT {n}"
+                "SELECT /* prodready */ CAST(t.{c} AS text), count(*) FROM {t} t "
+                "WHERE t.{c} IS NOT NULL GROUP BY 1 ORDER BY 2 DESC LIMIT {n}"
             ).format(
                 c=sql.Identifier(path.column),
                 t=sql.Identifier(table.schema, table.name),
@@ -213,20 +213,25 @@ def _load_rows(
     )  # fmt: skip
     params = {"a": a, "b": b}
     for who, other, into in (("a", "b", table.rows_a), ("b", "a", table.rows_b)):
-        query = sql.SQL("SELECT CAST({k} AS text) FROM {t} t WHERE {own} AND NOT {theirs} "
-                        "LIMIT {n}").format(k=key, t=target, own=_owned(table, who),
-                                            theirs=_owned(table, other),
-                                            n=sql.Literal(ROWS_PER_TENANT))  # fmt: skip
+        query = sql.SQL(
+            "SELECT /* prodready */ CAST({k} AS text) FROM {t} t "
+            "WHERE {own} AND NOT {theirs} LIMIT {n}"
+        ).format(
+            k=key, t=target, own=_owned(table, who), theirs=_owned(table, other),
+            n=sql.Literal(ROWS_PER_TENANT),
+        )  # fmt: skip
         into.extend(r[0] for r in conn.execute(query, params).fetchall())
     row = conn.execute(
-        sql.SQL("SELECT to_jsonb(t) FROM {t} t WHERE {own} AND NOT {theirs} LIMIT 1").format(
-            t=target, own=_owned(table, "a"), theirs=_owned(table, "b")
-        ),
+        sql.SQL(
+            "SELECT /* prodready */ to_jsonb(t) FROM {t} t WHERE {own} AND NOT {theirs} LIMIT 1"
+        ).format(t=target, own=_owned(table, "a"), theirs=_owned(table, "b")),
         params,
     ).fetchone()
     table.template = row[0] if row else None
     count = conn.execute(
-        sql.SQL("SELECT count(*) FROM {t} t WHERE {own}").format(t=target, own=_owned(table, "a")),
+        sql.SQL("SELECT /* prodready */ count(*) FROM {t} t WHERE {own}").format(
+            t=target, own=_owned(table, "a")
+        ),
         params,
     ).fetchone()
     table.count_a = int(count[0]) if count else 0
@@ -257,7 +262,8 @@ def _parent_key(
         return ""
     own = " OR ".join(predicates)
     query = sql.SQL(
-        "SELECT CAST(p.{c} AS text) FROM {t} p WHERE ({own}) AND NOT ({theirs}) LIMIT 1"
+        "SELECT /* prodready */ CAST(p.{c} AS text) FROM {t} p "
+        "WHERE ({own}) AND NOT ({theirs}) LIMIT 1"
     ).format(
         c=sql.Identifier(column),
         t=sql.Identifier(schema, name),
@@ -289,7 +295,7 @@ def _new_value(conn: psycopg.Connection, table: TenantTable, column: str, type_:
     if type_ == "uuid":
         return str(uuid.uuid4())
     if type_ in ("integer", "bigint", "smallint"):
-        query = sql.SQL("SELECT coalesce(max({c}), 0) + 7919 FROM {t}").format(
+        query = sql.SQL("SELECT /* prodready */ coalesce(max({c}), 0) + 7919 FROM {t}").format(
             c=sql.Identifier(column), t=sql.Identifier(table.schema, table.name)
         )
         row = conn.execute(query).fetchone()

@@ -146,6 +146,7 @@ class RlsResult:
     notes: list[str]
     elapsed_s: float
     attempts: int = 0
+    policy_costs: dict[str, Any] | None = None  # rls-test --perf: what the policies cost
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -160,5 +161,6 @@ class RlsResult:
             "tables_checked": len(self.tables),
             "attempts": self.attempts,
             "notes": self.notes,
+            "policy_costs": self.policy_costs,
             "elapsed_s": round(self.elapsed_s, 2),
         }

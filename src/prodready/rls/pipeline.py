@@ -8,11 +8,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 from prodready.db.collect import collect
+from prodready.db.snapshot import Snapshot
 from prodready.errors import UsageError
 from prodready.pg.connection import SessionLimits, connect
-from prodready.rls.discover import discover
+from prodready.rls.discover import Plan, discover
 from prodready.rls.model import Identity, RlsResult
+from prodready.rls.perf import PolicyCosts
 from prodready.rls.runner import run
 
 
@@ -24,6 +28,9 @@ class RlsOptions:
     tenants: tuple[str, str] | None = None
     identity: Identity | None = None
     timeout_ms: int = 2000
+    perf: bool = False  # also time the workload's reads with and without the policies
+    workload: tuple[str, ...] = ("pg_stat_statements",)
+    measure_fixes: bool = False  # and with the policy rewrites and indexes (staging only)
 
 
 def attack_isolation(
@@ -37,7 +44,24 @@ def attack_isolation(
             conn, snapshot, roles=options.roles, tenants=options.tenants,
             identity=options.identity,
         )  # fmt: skip
-        return run(conn, plan, timeout_ms=options.timeout_ms, progress=progress)
+        result = run(conn, plan, timeout_ms=options.timeout_ms, progress=progress)
+        if options.perf:
+            result.policy_costs = _policy_costs(conn, snapshot, plan, options).to_json()
+        return result
+
+
+def _policy_costs(
+    conn: psycopg.Connection, snapshot: Snapshot, plan: Plan, options: RlsOptions
+) -> PolicyCosts:
+    from prodready.advisor.params import bind
+    from prodready.advisor.workload import load_workload
+    from prodready.registry import run_checks
+    from prodready.rls.perf import FIX_CHECKS, measure
+
+    queries = load_workload(list(options.workload), conn)
+    bound, _ = bind(queries, conn)
+    findings = run_checks(snapshot, only=FIX_CHECKS).findings
+    return measure(conn, snapshot, plan, bound, findings, measure_fixes=options.measure_fixes)
 
 
 def load_options(path: Path | None, **overrides: Any) -> RlsOptions:
@@ -68,4 +92,7 @@ def load_options(path: Path | None, **overrides: Any) -> RlsOptions:
         tenants=(str(tenants[0]), str(tenants[1])) if tenants else None,
         identity=identity,
         timeout_ms=int(overrides.get("timeout_ms") or data.get("timeout_ms") or 2000),
+        perf=bool(overrides.get("perf")),
+        workload=tuple(overrides.get("workload") or ("pg_stat_statements",)),
+        measure_fixes=bool(overrides.get("measure_fixes")),
     )

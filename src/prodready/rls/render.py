@@ -74,6 +74,27 @@ def print_terminal(result: RlsResult, console: Console) -> None:
             console.print(Text("    " + visible(line), style="dim"))
     for note in result.notes:
         console.print(Text(f"note: {visible(note)}", style="dim"))
+    for line in cost_lines(result):
+        console.print(Text(line))
+
+
+def cost_lines(result: RlsResult) -> list[str]:
+    """What the policies cost, heaviest first (rls-test --perf)."""
+    costs = result.policy_costs
+    if not costs:
+        return []
+    lines = ["Policy cost (median execution time as a tenant vs. without policies):"]
+    for c in costs["statements"][:10]:
+        fixed = (
+            f", with fixes {c['with_fixes_ms']:.1f} ms ({c['fix_speedup']}x)"
+            if c.get("with_fixes_ms") is not None else ""
+        )  # fmt: skip
+        lines.append(
+            f"  {c['with_rls_ms']:.1f} ms vs {c['without_rls_ms']:.1f} ms "
+            f"({c['policy_share']:.0%} policies){fixed} as {c['role']}: "
+            f"{' '.join(c['query'].split())[:90]}"
+        )
+    return lines
 
 
 def render_markdown(result: RlsResult) -> str:
@@ -102,4 +123,7 @@ def render_markdown(result: RlsResult) -> str:
             ]
     if result.notes:
         lines += ["", "## Notes", "", *(f"- {md_text(n)}" for n in result.notes)]
+    costs = cost_lines(result)
+    if costs:
+        lines += ["", "## Policy cost", "", *(f"- {md_text(c.strip())}" for c in costs[1:])]
     return "\n".join(lines) + "\n"

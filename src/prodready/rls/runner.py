@@ -142,7 +142,9 @@ def _require_role(conn: psycopg.Connection, role: str) -> None:
 def _counts(conn: psycopg.Connection, plan: Plan) -> dict[str, int]:
     counts = {}
     for table in plan.tables:
-        query = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table.schema, table.name))
+        query = sql.SQL("SELECT /* prodready */ count(*) FROM {}").format(
+            sql.Identifier(table.schema, table.name)
+        )
         row = conn.execute(query).fetchone()
         counts[table.qualified] = int(row[0]) if row else 0
     return counts
@@ -167,7 +169,8 @@ def _attempt(
         with conn.transaction(force_rollback=True):
             for step in setup:
                 conn.execute(step)
-            cursor = conn.execute(probe.query)
+            # marked, so pg_stat_statements workloads leave the attack out
+            cursor = conn.execute(sql.SQL("/* prodready */ ") + probe.query)
             if probe.counts:
                 row = cursor.fetchone()
                 rows = int(row[0]) if row else 0

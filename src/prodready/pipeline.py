@@ -55,7 +55,7 @@ def audit(
         snapshot = replace(snapshot, backups=backup_state(backups_dir))
     advisor = None
     if advise and dsn is not None and snapshot.statements:
-        advisor, trouble = advise_on_workload(advise_dsn or dsn, limits, progress)
+        advisor, trouble = advise_on_workload(advise_dsn or dsn, limits, progress, snapshot)
         if trouble:
             limitations = [*snapshot.limitations, Limitation("index_advisor", trouble)]
             snapshot = replace(snapshot, limitations=limitations)
@@ -82,7 +82,10 @@ def _attack_isolation(
 
 
 def advise_on_workload(
-    dsn: str, limits: SessionLimits | None, progress: Callable[[str], None] | None
+    dsn: str,
+    limits: SessionLimits | None,
+    progress: Callable[[str], None] | None,
+    snapshot: Snapshot | None = None,
 ) -> tuple[dict[str, Any] | None, str | None]:
     """The advisor JSON for the pg_stat_statements workload, or why there is none."""
     from prodready.advisor.engine import advise
@@ -97,7 +100,7 @@ def advise_on_workload(
             if not queries:
                 return None, None
             bound, skipped = bind(queries, conn)
-            result = advise(conn, bound, skipped=skipped)
+            result = advise(conn, bound, skipped=skipped, snapshot=snapshot)
     except (ProdreadyError, psycopg.Error) as exc:
         # the audit stands without advice: say what happened rather than fail
         return None, f"the index advisor could not run: {str(exc).splitlines()[0]}"

@@ -97,6 +97,7 @@ def advise(
     min_relative_saving: float = 0.05,
     min_absolute_saving: float = MIN_ABSOLUTE_SAVING,
     progress: Progress | None = None,
+    snapshot: Snapshot | None = None,
 ) -> AdvisorResult:
     """Recommend indexes (and drops) for the bound workload on the database behind `conn`.
 
@@ -105,6 +106,7 @@ def advise(
     the statements it speeds up, and `min_absolute_saving` planner cost units x calls;
     without a budget, also 0.5% of the workload's cost. `allow_real_indexes` builds real
     indexes inside rolled-back transactions when HypoPG is missing (owned databases only).
+    `snapshot`, when the caller collected one already (the audit), saves collecting again.
     """
     started = time.monotonic()
     say = progress or (lambda message: None)
@@ -113,7 +115,7 @@ def advise(
         result.notes.append("The workload is empty: there is nothing to advise on.")
         return _finish(result, started)
     say("reading the catalog")
-    catalog = load_catalog(conn, bound)
+    catalog = load_catalog(conn, bound, snapshot)
     mode = _mode(catalog, allow_real_indexes, result)
     say("analysing the statements")
     statements = _analyse(bound, catalog, result, _plan_roles(conn, bound, result))
@@ -168,9 +170,11 @@ class Catalog:
         return {t: s.rows for t, s in self.tables.items()}
 
 
-def load_catalog(conn: psycopg.Connection, bound: list[BoundQuery]) -> Catalog:
-    """Snapshot (through the collector), column statistics and the search path."""
-    snap = _snapshot(conn)
+def load_catalog(
+    conn: psycopg.Connection, bound: list[BoundQuery], snapshot: Snapshot | None = None
+) -> Catalog:
+    """Snapshot (the caller's, or collected now), column statistics and the search path."""
+    snap = snapshot or _snapshot(conn)
     path_row = conn.execute("SELECT current_schemas(true)").fetchone()
     search_path = tuple(path_row[0]) if path_row else ("public",)
     relations: dict[TableName, tuple[str, frozenset[str]]] = {}

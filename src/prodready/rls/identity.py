@@ -11,12 +11,13 @@ owned through its parent.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 
 from pglast import ast
 from psycopg import sql
 
 from prodready.db.checks.rls import parse_expression
-from prodready.db.snapshot import Column, Snapshot, Table
+from prodready.db.snapshot import Column, Policy, Snapshot, Table
 from prodready.rls.model import Identity, OwnerPath
 from prodready.sqlgen import render
 from prodready.sqltree import nodes_of, walk
@@ -93,27 +94,13 @@ def metadata_claims(snap: Snapshot, schema: str, table: str) -> dict[str, str]:
     user can edit with supabase.auth.updateUser): {"role": "admin"} for
     `(auth.jwt() -> 'user_metadata' ->> 'role') = 'admin'`."""
     wanted: dict[str, str] = {}
-    for policy in snap.policies_by_table.get((schema, table), []):
-        for expression in (policy.using, policy.with_check):
-            root = parse_expression(expression)
-            if root is None:
-                continue
-            for cmp in nodes_of(root, ast.A_Expr):
-                if not cmp.name or str(cmp.name[-1].sval) != "=":
-                    continue
-                for side, other in ((cmp.lexpr, cmp.rexpr), (cmp.rexpr, cmp.lexpr)):
-                    keys = [
-                        str(c.val.sval)
-                        for c in nodes_of(side, ast.A_Const)
-                        if isinstance(c.val, ast.String)
-                    ]
-                    value = _string_constant(other)
-                    if (
-                        "user_metadata" in keys
-                        and value is not None
-                        and keys[-1] != "user_metadata"
-                    ):
-                        wanted[keys[-1]] = value
+    for _, side, other in _equalities(snap.policies_by_table.get((schema, table), [])):
+        keys = [
+            str(c.val.sval) for c in nodes_of(side, ast.A_Const) if isinstance(c.val, ast.String)
+        ]
+        value = _string_constant(other)
+        if "user_metadata" in keys and value is not None and keys[-1] != "user_metadata":
+            wanted[keys[-1]] = value
     return wanted
 
 
@@ -132,19 +119,24 @@ def mentions_identity(node: object) -> bool:
 def policy_owner_columns(snap: Snapshot) -> set[tuple[str, str, str]]:
     """(schema, table, column) that some policy compares with the caller's identity."""
     found: set[tuple[str, str, str]] = set()
-    for policy in snap.policies:
+    for policy, side, other in _equalities(snap.policies):
+        column = _own_column(side, policy.table)
+        if column is not None and mentions_identity(other):
+            found.add((policy.schema, policy.table, column))
+    return found
+
+
+def _equalities(policies: list[Policy]) -> Iterator[tuple[Policy, object, object]]:
+    """Every `a = b` in the policies' expressions, once as (a, b) and once as (b, a)."""
+    for policy in policies:
         for expression in (policy.using, policy.with_check):
             root = parse_expression(expression)
             if root is None:
                 continue
             for cmp in nodes_of(root, ast.A_Expr):
-                if not cmp.name or str(cmp.name[-1].sval) != "=":
-                    continue
-                for side, other in ((cmp.lexpr, cmp.rexpr), (cmp.rexpr, cmp.lexpr)):
-                    column = _own_column(side, policy.table)
-                    if column is not None and mentions_identity(other):
-                        found.add((policy.schema, policy.table, column))
-    return found
+                if cmp.name and str(cmp.name[-1].sval) == "=":
+                    yield policy, cmp.lexpr, cmp.rexpr
+                    yield policy, cmp.rexpr, cmp.lexpr
 
 
 def _own_column(node: object, table: str) -> str | None:

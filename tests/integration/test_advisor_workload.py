@@ -208,3 +208,32 @@ def test_a_log_workload_binds_with_the_logged_values(logging_cluster: LocalClust
     )
     assert reasons["SELECT count(*) FROM scratch"].startswith('references table "scratch"')
     assert reasons["CREATE DATABASE shop"] == "not a query (CREATE DATABASE): only DML is planned"
+
+
+def test_referential_integrity_and_nested_statements_are_not_workload(
+    fresh_db: TestDatabase,
+) -> None:
+    fresh_db.execute(
+        "CREATE TABLE ri_parent (id int PRIMARY KEY);"
+        "CREATE TABLE ri_child (id int PRIMARY KEY, parent_id int REFERENCES ri_parent);"
+        "CREATE TABLE ri_late (id int PRIMARY KEY, parent_id int);"
+        "CREATE FUNCTION ri_count() RETURNS bigint LANGUAGE plpgsql AS"
+        " $$ BEGIN RETURN (SELECT count(*) FROM ri_child WHERE parent_id = 1); END $$;"
+    )
+    with psycopg.connect(fresh_db.dsn, autocommit=True) as conn:
+        conn.execute("INSERT INTO ri_parent SELECT generate_series(1, 10)")
+        for i in range(1, 6):  # each insert runs the FK trigger's lookup of the parent
+            conn.execute("INSERT INTO ri_child VALUES (%s, %s)", (i, i))
+        conn.execute("INSERT INTO ri_late VALUES (1, 1)")
+        # validating a new foreign key scans ri_late with a LEFT JOIN on ri_parent
+        conn.execute("ALTER TABLE ri_late ADD FOREIGN KEY (parent_id) REFERENCES ri_parent")
+        conn.execute("SELECT ri_count()")  # its inner SELECT is nested (toplevel = false)
+        recorded = [r[0] for r in conn.execute("SELECT query FROM pg_stat_statements").fetchall()]
+        flush(conn)
+    assert any("FOR KEY SHARE OF x" in q for q in recorded)  # pgss did record them
+    assert any("LEFT OUTER JOIN ONLY" in q for q in recorded)
+    with connect(fresh_db.dsn) as conn:
+        texts = [q.text for q in from_pg_stat_statements(conn)]
+    assert not [t for t in texts if "FOR KEY SHARE" in t or "LEFT OUTER JOIN ONLY" in t]
+    assert not [t for t in texts if "FROM ri_child WHERE parent_id" in t]  # nested
+    assert any(t.startswith("INSERT INTO ri_child") for t in texts)

@@ -345,6 +345,12 @@ def test_statements_that_name_no_table_are_not_workload() -> None:
         ("CREATE TABLE app_1 (id int)", False), ("SET search_path = x", False),
         ("BEGIN", False), ("VACUUM t", False), ("EXPLAIN SELECT * FROM t", False),
         ("SELECT extract(epoch FROM now())", False),  # passes the look, fails the parse check
+        ('SELECT 1 FROM ONLY "public"."users" x WHERE "id" OPERATOR(pg_catalog.=) $1 '
+         "FOR KEY SHARE OF x", False),  # a foreign-key trigger's lookup
+        ('SELECT fk."user_id" FROM ONLY "public"."orders" fk LEFT OUTER JOIN ONLY '
+         '"public"."users" pk ON ( pk."id" OPERATOR(pg_catalog.=) fk."user_id") '
+         'WHERE pk."id" IS NULL AND (fk."user_id" IS NOT NULL)', False),  # FK validation
+        ("SELECT 1 FROM orders o WHERE o.id = $1 FOR UPDATE", True),
     ],
 )  # fmt: skip
 def test_pg_stat_statements_entries_are_judged_cheaply_first(text: str, kept: bool) -> None:

@@ -564,6 +564,14 @@ class _Run:
             )
         # the biggest saving first, as a reader would rank them
         for candidate in sorted(effects, key=lambda c: effects[c].after - effects[c].before):
+            if effects[candidate].after >= effects[candidate].before:
+                # the others serve its statements as well: an index that saves nothing is
+                # write cost and disk only, so it is never listed
+                self.result.notes.append(
+                    f"not recommended: {candidate.label()}: no benefit once the other "
+                    "recommended indexes exist"
+                )
+                continue
             self._add(candidate, effects[candidate], write=writes.cost(candidate))
         texts = {s.id: s.text for s in self.statements}
         for left in selection.left_out:

@@ -110,9 +110,18 @@ def _worth_parsing(text: str) -> bool:
     return word not in ("select", "values") or _FROM.search(text) is not None
 
 
+# PostgreSQL's own referential-integrity queries: the foreign-key triggers' row lookups and
+# the scan that validates a new foreign key. They follow the schema, not the app.
+_RI_QUERY = re.compile(
+    r"^\s*SELECT\s+1\s+FROM\s+ONLY\s+.*\bFOR\s+KEY\s+SHARE\s+OF\s+x\s*$"
+    r"|^\s*SELECT\s+fk\.\S+.*\bFROM\s+ONLY\s+\S+\s+fk\s+LEFT\s+OUTER\s+JOIN\s+ONLY\s",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
 def _is_query(text: str) -> bool:
     """A statement pg_stat_statements or a log contributes: plannable, or kept to be reported."""
-    if MARKER in text or not _worth_parsing(text):
+    if MARKER in text or not _worth_parsing(text) or _RI_QUERY.match(text):
         return False
     kinds = statement_kinds(text)
     if kinds is None:

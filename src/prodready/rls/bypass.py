@@ -63,7 +63,8 @@ def _runs_as_owner(view: View) -> bool:
 def _shown_owner(table: TenantTable, columns: dict[str, str]) -> str | None:
     """A direct owner column of the table that the view shows under the same name."""
     for path in table.owners:
-        if path.direct and path.column in columns and table.values_b.get(path.column):
+        same_type = columns.get(path.column) == table.types.get(path.column)
+        if path.direct and same_type and table.values_b.get(path.column):
             return path.column
     return None
 

@@ -99,11 +99,12 @@ def cost_lines(result: RlsResult) -> list[str]:
 
 def render_markdown(result: RlsResult) -> str:
     lines = [f"# Tenant isolation: {md_name(result.database)}", "", md_text(_headline(result)), ""]
-    header = ["Table"] + [f"{c} as {r}" for c in COMMANDS for r in result.roles]
+    used = [c for c in COMMANDS if any(a.command == c for a in result.matrix)]
+    header = ["Table"] + [f"{c} as {r}" for c in used for r in result.roles]
     lines += ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
     for name, cells in sorted(_grid(result).items()):
         values = []
-        for command in COMMANDS:
+        for command in used:
             for role in result.roles:
                 cell = cells.get((command, role))
                 mark = cell.outcome.value if cell else "-"

@@ -74,6 +74,7 @@ class CheckInfo:
     severity: Severity
     description: str
     options: dict[str, Any] = field(default_factory=dict)
+    surface: str = "db"  # what its snapshot describes: "db" or "http"
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -18,7 +18,7 @@ from prodready.db.snapshot import Snapshot
 from prodready.model import Category, CheckInfo, Config, Finding, Issue, Severity, Suppressed
 
 Options = Mapping[str, Any]
-CheckFn = Callable[[Snapshot, Options], Iterable[Issue]]
+CheckFn = Callable[[Any, Options], Iterable[Issue]]  # a db Snapshot or an HTTP ProbeSnapshot
 
 
 @dataclass(frozen=True)
@@ -37,8 +37,10 @@ def check(
     category: Category,
     severity: Severity,
     options: dict[str, Any] | None = None,
+    surface: str = "db",
 ) -> Callable[[CheckFn], CheckFn]:
-    """Register a check; its docstring is the description users read."""
+    """Register a check; its docstring is the description users read. `surface` says which
+    snapshot it reads: the database's ("db") or the HTTP probe's ("http")."""
 
     def register(fn: CheckFn) -> CheckFn:
         if id in _CATALOG:
@@ -46,7 +48,7 @@ def check(
         doc = inspect.getdoc(fn)
         if not doc:
             raise ValueError(f"check {id!r} needs a docstring: why it matters and how to fix it")
-        info = CheckInfo(id, title, category, severity, doc, dict(options or {}))
+        info = CheckInfo(id, title, category, severity, doc, dict(options or {}), surface)
         _CATALOG[id] = Check(info, fn)
         return fn
 
@@ -65,10 +67,12 @@ def get(check_id: str) -> Check | None:
 
 
 def _load_builtin_checks() -> None:
-    import prodready.db.checks as package
+    import prodready.db.checks as db_checks
+    import prodready.http.checks as http_checks
 
-    for module in pkgutil.iter_modules(package.__path__):
-        importlib.import_module(f"{package.__name__}.{module.name}")
+    for package in (db_checks, http_checks):
+        for module in pkgutil.iter_modules(package.__path__):
+            importlib.import_module(f"{package.__name__}.{module.name}")
 
 
 @dataclass
@@ -79,18 +83,22 @@ class CheckRun:
 
 
 def run_checks(
-    snapshot: Snapshot,
+    snapshot: Any,
     config: Config | None = None,
     *,
     only: Iterable[str] | None = None,
     strict: bool = False,
 ) -> CheckRun:
-    """Run the catalog over a snapshot; `strict` re-raises a failing check (for tests)."""
+    """Run the catalog's checks for the snapshot's surface (a database Snapshot, or the
+    HTTP probe's); `strict` re-raises a failing check (for tests)."""
     config = config or Config()
     wanted = set(only) if only is not None else None
+    surface = "db" if isinstance(snapshot, Snapshot) else getattr(snapshot, "surface", "db")
     result = CheckRun()
     for registered in catalog():
         info = registered.info
+        if info.surface != surface:
+            continue
         if (wanted is not None and info.id not in wanted) or info.id in config.disabled:
             continue
         options = {**info.options, **config.options.get(info.id, {})}

@@ -1,0 +1,1 @@
+"""Checks over the HTTP probe's snapshot, registered with `surface="http"`."""

@@ -1,0 +1,148 @@
+"""The HTTP probe against real Starlette apps served by uvicorn on 127.0.0.1: a careless one
+and a hardened one. Each check fires on the first and stays silent on the second."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from urllib.error import URLError
+from urllib.request import urlopen
+
+import pytest
+
+from prodready.http.collect import ProbeOptions
+from prodready.http.pipeline import ProbeResult, run_probe
+from prodready.pg.cluster import free_port
+from tests.conftest import TestDatabase
+
+LOGIN = "POST /api/login"
+
+
+def serve(app: str, dsn: str) -> Iterator[str]:
+    port = free_port()
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            f"tests.http_apps.{app}:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env={**os.environ, "APP_DSN": dsn},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                urlopen(url + "/", timeout=1).close()
+                break
+            except (URLError, ConnectionError, OSError):
+                time.sleep(0.1)
+        yield url
+    finally:
+        child.terminate()
+        child.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def careless(db: TestDatabase) -> Iterator[ProbeResult]:
+    for url in serve("careless", db.dsn):
+        yield run_probe(url, ProbeOptions(login=LOGIN, endpoints=["GET /api/items?id={id}"]))
+
+
+@pytest.fixture(scope="module")
+def hardened(db: TestDatabase) -> Iterator[ProbeResult]:
+    for url in serve("hardened", db.dsn):
+        yield run_probe(url, ProbeOptions(login=LOGIN, endpoints=["GET /api/items?id={id}"]))
+
+
+CARELESS_ONLY = [
+    "csp_missing",
+    "x_frame_options_missing",
+    "x_content_type_options_missing",
+    "referrer_policy_missing",
+    "cookie_missing_secure",
+    "cookie_missing_httponly",
+    "cookie_missing_samesite",
+    "cors_reflects_origin_with_credentials",
+    "stack_trace_on_error",
+    "sql_injection_suspected",
+    "db_error_leak",
+    "no_rate_limit_on_login",
+    "health_endpoint_shallow",
+]
+
+
+@pytest.mark.parametrize("check", CARELESS_ONLY)
+def test_check_fires_on_the_careless_app_and_not_on_the_hardened_one(
+    careless: ProbeResult, hardened: ProbeResult, check: str
+) -> None:
+    assert check in {f.check for f in careless.findings}
+    assert check not in {f.check for f in hardened.findings}
+    assert check in hardened.passed
+
+
+def test_budget_and_politeness(careless: ProbeResult, hardened: ProbeResult) -> None:
+    for result in (careless, hardened):
+        snap = result.snapshot
+        assert len(snap.exchanges) <= 60 and snap.elapsed_s <= 10
+        methods = {(e.method, e.path.split("?")[0]) for e in snap.exchanges}
+        assert {m for m, _ in methods} <= {"GET", "OPTIONS", "POST"}
+        assert {p for m, p in methods if m == "POST"} == {"/api/login"}
+        assert all(
+            "prodready-probe" in e.request_headers.get("User-Agent", "prodready-probe")
+            for e in snap.exchanges
+        )
+
+
+def test_the_hardened_login_limit_is_reported(hardened: ProbeResult) -> None:
+    [limit] = hardened.rate_limits()
+    assert limit["endpoint"] == LOGIN and limit["limit"] == 5
+    assert limit["retry_after"] == "60"
+    assert "rate_limit_headers_missing" in hardened.passed
+
+
+def test_http_only_checks_are_not_applicable_over_plain_http(careless: ProbeResult) -> None:
+    assert "hsts_missing" in careless.not_applicable
+    assert "hsts_missing" not in {f.check for f in careless.findings}
+
+
+def test_json_contract_and_no_secret_in_output(careless: ProbeResult) -> None:
+    data = json.loads(json.dumps(careless.to_json()))
+    assert set(data) >= {
+        "target",
+        "requests_sent",
+        "elapsed_s",
+        "findings",
+        "passed",
+        "not_applicable",
+        "rate_limits",
+    }
+    assert set(data["findings"][0]) >= {"check", "severity", "object", "title", "evidence", "fix"}
+    httponly = {f.object for f in careless.findings if f.check == "cookie_missing_httponly"}
+    assert httponly == {"cookie session", "cookie connect.sid"}
+    samesite = {f.object for f in careless.findings if f.check == "cookie_missing_samesite"}
+    assert samesite == {"cookie connect.sid"}  # Starlette's set_cookie adds SameSite=lax
+    assert all(len(f.evidence.get("excerpt", "")) <= 300 for f in careless.findings)
+
+
+def test_cli_on_a_refusing_port_is_one_line_and_exit_3() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "prodready", "probe", f"http://127.0.0.1:{free_port()}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 3, done.stderr
+    assert "cannot reach" in done.stderr and "Traceback" not in done.stderr

@@ -156,3 +156,35 @@ def load_report_json(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("tool") != "prodready" or "findings" not in data:
         raise UsageError(f"{path}: not a prodready report.json")
     return data
+
+
+def audit_app(
+    *,
+    dsn: str | None = None,
+    snapshot_file: Path | None = None,
+    url: str | None = None,
+    probe_options: Any = None,
+    config: Config | None = None,
+    **database_options: Any,
+) -> Report:
+    """The whole app: the database (live or saved), the running HTTP app, or both, in one
+    report. Each surface keeps its own collector and checks; the plan is one."""
+    report: Report | None = None
+    if dsn is not None or snapshot_file is not None:
+        _, report = audit(dsn=dsn, snapshot_file=snapshot_file, config=config, **database_options)
+    if url is not None:
+        from prodready.http.pipeline import run_probe
+        from prodready.report.plan import with_surface
+
+        probed = run_probe(url, probe_options)
+        run = run_checks(probed.snapshot, config)
+        target = {
+            "url": url,
+            "requests_sent": len(probed.snapshot.exchanges),
+            "elapsed_s": probed.snapshot.elapsed_s,
+            "not_applicable": probed.not_applicable,
+        }
+        report = with_surface(report, run, "http", target)
+    if report is None:
+        raise UsageError("give --db (or DATABASE_URL), --snapshot or --url")
+    return report

@@ -20,6 +20,7 @@ from prodready.pg.cluster import free_port
 from tests.conftest import TestDatabase
 
 LOGIN = "POST /api/login"
+ENDPOINTS = ["GET /api/items?id={id}"]
 
 
 def serve(app: str, dsn: str) -> Iterator[str]:
@@ -56,15 +57,19 @@ def serve(app: str, dsn: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def careless(db: TestDatabase) -> Iterator[ProbeResult]:
-    for url in serve("careless", db.dsn):
-        yield run_probe(url, ProbeOptions(login=LOGIN, endpoints=["GET /api/items?id={id}"]))
+def careless_url(db: TestDatabase) -> Iterator[str]:
+    yield from serve("careless", db.dsn)
+
+
+@pytest.fixture(scope="module")
+def careless(careless_url: str) -> ProbeResult:
+    return run_probe(careless_url, ProbeOptions(login=LOGIN, endpoints=ENDPOINTS))
 
 
 @pytest.fixture(scope="module")
 def hardened(db: TestDatabase) -> Iterator[ProbeResult]:
     for url in serve("hardened", db.dsn):
-        yield run_probe(url, ProbeOptions(login=LOGIN, endpoints=["GET /api/items?id={id}"]))
+        yield run_probe(url, ProbeOptions(login=LOGIN, endpoints=ENDPOINTS))
 
 
 CARELESS_ONLY = [
@@ -146,3 +151,28 @@ def test_cli_on_a_refusing_port_is_one_line_and_exit_3() -> None:
     )
     assert done.returncode == 3, done.stderr
     assert "cannot reach" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_one_audit_covers_the_database_and_the_app(db: TestDatabase, careless_url: str) -> None:
+    from prodready.pipeline import audit_app
+
+    options = ProbeOptions(login=LOGIN, endpoints=ENDPOINTS)
+    report = audit_app(dsn=db.dsn, url=careless_url, probe_options=options, advise=False)
+    data = report.to_json()
+    assert data["target"]["database"]["name"] == db.name
+    assert data["target"]["http"]["url"] == careless_url
+    checks = {f["check"] for f in data["findings"]}
+    assert "cors_reflects_origin_with_credentials" in checks  # from the probe
+    assert "pg_stat_statements_missing" in checks or "timeouts_unset" in checks  # from the db
+    sqli = next(f for f in report.findings if f.check == "sql_injection_suspected")
+    assert sqli.phase == 1 and sqli.object.startswith("GET /api/items")
+    alone = audit_app(url=careless_url)
+    assert "database" not in alone.target and alone.findings
+    done = subprocess.run(
+        [sys.executable, "-m", "prodready", "audit", "--url", careless_url, "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["target"]["http"]["url"] == careless_url

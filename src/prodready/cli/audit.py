@@ -68,6 +68,14 @@ def audit(
             help="A `prodready backup` directory: check its dumps and restore drills.",
         ),
     ] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--url",
+            help="Also probe the running app at this URL (see `prodready probe`); with no "
+            "--db, audit the app alone.",
+        ),
+    ] = None,
     rls_test: Annotated[
         bool,
         typer.Option(
@@ -77,21 +85,24 @@ def audit(
         ),
     ] = False,
 ) -> None:
-    """Audit a database (or a saved snapshot): score, phased plan, fixes."""
+    """Audit a database (or a saved snapshot) and the running app: score, phased plan, fixes."""
     from prodready.config import load_config
     from prodready.pg.connection import SessionLimits
-    from prodready.pipeline import audit as run_audit
+    from prodready.pipeline import audit_app
     from prodready.report import FILE_FORMATS, render, write_reports
 
     threshold = _severity(fail_on)
-    if (db is None) == (snapshot is None):
-        raise UsageError("give exactly one of --db (or DATABASE_URL) and --snapshot")
+    if db is not None and snapshot is not None:
+        raise UsageError("give one of --db (or DATABASE_URL) and --snapshot, not both")
+    if db is None and snapshot is None and url is None:
+        raise UsageError("give --db (or DATABASE_URL), --snapshot, or --url")
     formats = _formats(format, list(FILE_FORMATS) if out else ["terminal"])
     settings = load_config(config)
     with _progress(enabled=True) as progress:
-        _, report = run_audit(
+        report = audit_app(
             dsn=db,
             snapshot_file=snapshot,
+            url=url,
             config=settings,
             limits=SessionLimits(statement_timeout_ms=statement_timeout),
             advise=advise,

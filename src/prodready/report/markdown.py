@@ -118,7 +118,8 @@ def _deferred(report: Report) -> Iterator[str]:
 
 def _title(report: Report) -> Iterator[str]:
     db = report.target.get("database") or {}
-    yield f"# Production readiness plan: {md_name(str(db.get('name', 'unknown')))}"
+    name = db.get("name") or (report.target.get("http") or {}).get("url") or "unknown"
+    yield f"# Production readiness plan: {md_name(str(name))}"
     facts = [
         f"PostgreSQL {md_text(str(db['server_version']))}" if db.get("server_version") else "",
         stats_age(report.target) or "",

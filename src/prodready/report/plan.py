@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -236,6 +236,33 @@ def target_of(snapshot: Snapshot) -> dict[str, Any]:
             "role": snapshot.server.current_user,
         }
     }
+
+
+def with_surface(
+    report: Report | None, run: CheckRun, surface: str, target: dict[str, Any]
+) -> Report:
+    """The report with another surface's findings (the HTTP probe's, the source scan's)
+    folded in: one score, one plan; `target[surface]` says what was looked at."""
+    if report is None:
+        report = Report(
+            generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            target={},
+            score=score([]),
+            findings=[],
+            suppressed=[],
+            phases=phases([]),
+        )
+    findings = sorted([*report.findings, *run.findings], key=Finding.sort_key)
+    return replace(
+        report,
+        target={**report.target, surface: target},
+        score=score(findings),
+        findings=findings,
+        suppressed=[*report.suppressed, *run.suppressed],
+        phases=phases(findings, report.advisor),
+        failures=[*report.failures, *run.failures],
+        deferred=deferred(findings),
+    )
 
 
 def build_report(

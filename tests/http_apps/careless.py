@@ -4,6 +4,7 @@ error page, a login with no rate limit, a session cookie without flags, SQL buil
 from __future__ import annotations
 
 import os
+import traceback
 
 import psycopg
 from starlette.applications import Starlette
@@ -36,6 +37,13 @@ async def login(request: Request) -> JSONResponse:
     return JSONResponse({"ok": True})
 
 
+async def report(request: Request) -> JSONResponse:
+    try:
+        return JSONResponse({"report": int(request.path_params["id"])})
+    except ValueError as exc:  # the error and its stack, straight to the client
+        return JSONResponse({"error": str(exc), "stack": traceback.format_exc()}, status_code=500)
+
+
 async def health(request: Request) -> PlainTextResponse:
     return PlainTextResponse("ok")
 
@@ -47,6 +55,7 @@ app = Starlette(
         Route("/api/items", item),
         Route("/api/login", login, methods=["POST"]),
         Route("/health", health),
+        Route("/api/report/{id}", report),
     ],
     middleware=[
         Middleware(

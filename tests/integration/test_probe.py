@@ -20,7 +20,7 @@ from prodready.pg.cluster import free_port
 from tests.conftest import TestDatabase
 
 LOGIN = "POST /api/login"
-ENDPOINTS = ["GET /api/items?id={id}"]
+ENDPOINTS = ["GET /api/items?id={id}", "GET /api/report/{id}"]
 
 
 def serve(app: str, dsn: str) -> Iterator[str]:

@@ -134,3 +134,28 @@ def test_redaction_keeps_secrets_out() -> None:
         "jwt eyJhbGciOi.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
     )
     assert "S3cretPass" not in text and "abcd1234efgh" not in text and "c2lnbmF0dXJl" not in text
+
+
+def test_observatory_score_follows_its_published_modifiers() -> None:
+    from prodready.http.observatory import observatory
+
+    bare = ProbeSnapshot("https://shop.example", [ex("home")], 1.0)
+    # CSP -25, HSTS -20, X-Content-Type-Options -5, X-Frame-Options -20
+    assert observatory(bare) == {
+        "score": 30,
+        "grade": "D",
+        "modifiers": [
+            ["content-security-policy", -25],
+            ["strict-transport-security", -20],
+            ["x-content-type-options", -5],
+            ["x-frame-options", -20],
+        ],
+    }
+    good = {
+        "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+        "Strict-Transport-Security": "max-age=63072000",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+    }
+    best = observatory(ProbeSnapshot("https://shop.example", [ex("home", headers=good)], 1.0))
+    assert best["score"] == 120 and best["grade"] == "A+"  # 100 + 10 + 5 + 5 bonuses

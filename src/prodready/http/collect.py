@@ -65,7 +65,8 @@ class Prober:
         if left <= 0:
             raise Budget(f"time budget of {self.options.max_seconds:g} s spent")
         url = urljoin(self.target, path.lstrip("/"))
-        sent = dict(headers or {})
+        # ask as a browser does, so a debug page shows itself as it would to a visitor
+        sent = {"Accept": "text/html,application/json;q=0.9,*/*;q=0.8", **(headers or {})}
         start = time.monotonic()
         try:
             response = self.session.request(

@@ -7,8 +7,10 @@ from typing import Any
 
 from prodready.http.collect import ProbeOptions, probe
 from prodready.http.model import ProbeSnapshot
+from prodready.http.observatory import observatory
 from prodready.model import Finding
 from prodready.registry import catalog, run_checks
+from prodready.report.plan import score
 
 # Judged only over HTTPS: on plain HTTP they are not the app's failure.
 HTTPS_ONLY = {"hsts_missing": "the target is plain http: HSTS applies only over https"}
@@ -70,6 +72,8 @@ class ProbeResult:
             "passed": [{"check": c, "evidence": "no finding"} for c in self.passed],
             "not_applicable": [{"check": c, "reason": r} for c, r in self.not_applicable.items()],
             "rate_limits": self.rate_limits(),
+            "observatory": observatory(snap),
+            "score": score(self.findings).overall,
             "notes": snap.notes,
         }
 

@@ -18,10 +18,13 @@ def render_json(result: ProbeResult) -> str:
 
 def _headline(result: ProbeResult) -> str:
     snap = result.snapshot
+    data = result.to_json()
+    mdn = data["observatory"]
     return (
         f"{snap.target}: {len(snap.exchanges)} requests in {snap.elapsed_s:.1f} s; "
         f"{len(result.findings)} finding(s), {len(result.passed)} check(s) passed, "
-        f"{len(result.not_applicable)} not applicable."
+        f"{len(result.not_applicable)} not applicable. Readiness {data['score']:.1f}/10; "
+        f"MDN Observatory method: {mdn['score']} ({mdn['grade']})."
     )
 
 

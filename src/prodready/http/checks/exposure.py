@@ -5,33 +5,20 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from prodready.http.cookies import is_session, set_cookies
 from prodready.http.framework import fix_for
 from prodready.http.model import Exchange, ProbeSnapshot
 from prodready.model import Category, Issue, Severity
 from prodready.registry import Options, check
 
-SESSION_NAMES = (
-    "sess",
-    "sid",
-    "connect.sid",
-    "sessionid",
-    "_session",
-    "auth",
-    "token",
-    "jwt",
-    "remember",
-    "laravel_session",
-    "phpsessid",
-)
-CSRF_NAMES = ("csrf", "xsrf")
 STACK_TRACE = re.compile(
     r"Traceback \(most recent call last\)|\n\s+at [\w.<>$]+ \(|File \"[^\"]+\.py\", line \d+"
     r"|\.rb:\d+:in `|Exception in thread|at Object\.<anonymous>|node_modules/",
 )
 DEBUG_PAGE = re.compile(
-    r"Werkzeug Debugger|You're seeing this error because you have "
-    r"<code>DEBUG = True|Django Version:|Action Controller: Exception caught"
-    r"|<title>Error</title>\s*</head>\s*<body>\s*<pre>",
+    r"Werkzeug Debugger|<title>Starlette Debugger</title>|You're seeing this error because you "
+    r"have <code>DEBUG = True|Django Version:|Action Controller: Exception caught"
+    r"|Whoops! There was an error|<title>Error</title>\s*</head>\s*<body>\s*<pre>",
     re.IGNORECASE,
 )
 DB_ERROR = re.compile(
@@ -57,7 +44,8 @@ RATE_HEADERS = (
 
 
 def _errors(snap: ProbeSnapshot) -> list[Exchange]:
-    return [e for e in snap.exchanges if e.purpose.startswith("error:") and e.status]
+    """The error probes that did get an error (4xx/5xx) back."""
+    return [e for e in snap.exchanges if e.purpose.startswith("error:") and (e.status or 0) >= 400]
 
 
 def _body_issue(snap: ProbeSnapshot, exchange: Exchange, what: str, match: str) -> Issue:
@@ -76,31 +64,6 @@ def _body_issue(snap: ProbeSnapshot, exchange: Exchange, what: str, match: str) 
 
 
 # -- cookies --
-
-
-def _cookies(snap: ProbeSnapshot) -> Iterator[tuple[Exchange, str, str, str]]:
-    """(exchange, name, value, attributes) for each Set-Cookie, once per cookie name."""
-    seen: set[str] = set()
-    for exchange in snap.exchanges:
-        for header in exchange.all_headers("set-cookie"):
-            pair, _, attributes = header.partition(";")
-            name, _, value = pair.partition("=")
-            name = name.strip()
-            if name and name not in seen:
-                seen.add(name)
-                yield exchange, name, value, attributes.lower()
-
-
-def _is_session(name: str, value: str) -> bool:
-    lowered = name.lower()
-    if any(c in lowered for c in CSRF_NAMES):
-        return False
-    # by name, or by content: a long opaque or signed value (a JWT, a signed session id)
-    return (
-        any(n in lowered for n in SESSION_NAMES)
-        or value.startswith("eyJ")
-        or (len(value) >= 24 and "." in value)
-    )
 
 
 def _cookie_issue(exchange: Exchange, name: str, missing: str, snap: ProbeSnapshot) -> Issue:
@@ -122,8 +85,8 @@ def _cookie_issue(exchange: Exchange, name: str, missing: str, snap: ProbeSnapsh
 def cookie_missing_secure(snap: ProbeSnapshot, opts: Options) -> Iterator[Issue]:
     """A session cookie without Secure is sent over plain HTTP too, where anyone on the
     network reads it. Over plain http (a local run) it is reported at low."""
-    for exchange, name, value, attributes in _cookies(snap):
-        if _is_session(name, value) and "secure" not in attributes:
+    for exchange, name, value, attributes in set_cookies(snap):
+        if is_session(name, value) and "secure" not in attributes:
             issue = _cookie_issue(exchange, name, "Secure", snap)
             yield issue if snap.https else Issue(**{**issue.__dict__, "severity": Severity.LOW})
 
@@ -138,8 +101,8 @@ def cookie_missing_secure(snap: ProbeSnapshot, opts: Options) -> Iterator[Issue]
 def cookie_missing_httponly(snap: ProbeSnapshot, opts: Options) -> Iterator[Issue]:
     """Without HttpOnly any script on the page (one XSS bug) reads the session cookie. CSRF
     token cookies are read by scripts by design and are left out."""
-    for exchange, name, value, attributes in _cookies(snap):
-        if _is_session(name, value) and "httponly" not in attributes:
+    for exchange, name, value, attributes in set_cookies(snap):
+        if is_session(name, value) and "httponly" not in attributes:
             yield _cookie_issue(exchange, name, "HttpOnly", snap)
 
 
@@ -153,8 +116,8 @@ def cookie_missing_httponly(snap: ProbeSnapshot, opts: Options) -> Iterator[Issu
 def cookie_missing_samesite(snap: ProbeSnapshot, opts: Options) -> Iterator[Issue]:
     """Without SameSite the browser's default applies (Lax in most, not all); set
     `SameSite=Lax` (or Strict) so cross-site requests do not carry the session."""
-    for exchange, name, value, attributes in _cookies(snap):
-        if _is_session(name, value) and "samesite" not in attributes:
+    for exchange, name, value, attributes in set_cookies(snap):
+        if is_session(name, value) and "samesite" not in attributes:
             yield _cookie_issue(exchange, name, "SameSite", snap)
 
 

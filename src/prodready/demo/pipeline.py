@@ -8,6 +8,7 @@ The cluster is stopped at the end unless the caller keeps it to explore.
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import secrets
 import time
@@ -23,7 +24,8 @@ from rich.console import Console
 from rich.status import Status
 
 from prodready.db.snapshot import Snapshot
-from prodready.demo import loop
+from prodready.demo import loop, smoke
+from prodready.demo.api import running_api
 from prodready.demo.data import Scale, load_data, load_schema
 from prodready.demo.loop import LoopResult
 from prodready.demo.workload import (
@@ -33,6 +35,7 @@ from prodready.demo.workload import (
     run_workload,
     write_workload_sql,
 )
+from prodready.load.report import LoadReport
 from prodready.pg.cluster import SUPERUSER, LocalCluster
 from prodready.pipeline import audit
 from prodready.report import write_reports
@@ -64,6 +67,7 @@ class DemoResult:
     stop_command: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
     loop: LoopResult | None = None
+    load: tuple[LoadReport, LoadReport] | None = None  # the API's smoke load before, after
 
 
 def run_demo(
@@ -102,14 +106,18 @@ def run_demo(
             lambda: audit(dsn=audit_dsn, advise_dsn=dsn),
         )
         paths = steps.run("render", "Writing reports", lambda: _write(report, out_dir, dsn))
-        fixed = _fix_loop(steps, report, out_dir, dsn, lambda: audit(dsn=audit_dsn, advise_dsn=dsn))
+        with running_api(dsn) as api:  # the app's HTTP API, load-tested before and after
+            scenario = smoke.api_scenario(dsn)
+            load_before = smoke.step(console, "Load-testing the API (smoke)", api.url, scenario)
+            reaudit = functools.partial(audit, dsn=audit_dsn, advise_dsn=dsn)
+            fixed = _fix_loop(steps, report, out_dir, dsn, reaudit)
+            load_after = smoke.step(console, "Load-testing the API again", api.url, scenario)
         paths.append(fixed.results_path)
     except BaseException:
         cluster.stop()
         raise
-    result = DemoResult(
-        dsn, report, snapshot, paths, steps.timings, workload, counts=counts, loop=fixed.loop
-    )
+    result = DemoResult(dsn, report, snapshot, paths, steps.timings, workload, counts=counts)
+    result.loop, result.load = fixed.loop, (load_before, load_after)
     if keep:
         _keep_running(cluster, result)
     else:
@@ -241,6 +249,8 @@ def _summarise(console: Console, result: DemoResult, out_dir: Path) -> None:
         console.print(f"  {category:<14} {value:4.1f}{tail}")
     if result.loop is not None:
         _summarise_loop(console, result.loop)
+    if result.load is not None:
+        console.print(smoke.p95_line(*result.load), markup=False, highlight=False)
     console.print(f"\nReports in {out_dir}:")
     for path in result.paths:
         console.print(f"  {path}")

@@ -391,6 +391,7 @@ def test_run_demo_end_to_end_at_small_scale(tmp_path: Path) -> None:
     result = run_demo(tmp_path / "out", False, console, scale=SCALE, calls=200)
     names = sorted(p.name for p in result.paths)
     assert names == [
+        "ISOLATION.md",
         "PLAN.md",
         "RESULTS.md",
         "report.html",
@@ -399,7 +400,17 @@ def test_run_demo_end_to_end_at_small_scale(tmp_path: Path) -> None:
         "workload.sql",
     ]
     assert all(p.stat().st_size > 0 for p in result.paths)
-    steps = {"cluster", "schema", "data", "workload", "audit", "render", "stop"}
+    steps = {
+        "cluster",
+        "schema",
+        "data",
+        "workload",
+        "audit",
+        "render",
+        "probe",
+        "isolation",
+        "stop",
+    }
     loop_steps = {"fix", "lint", "baseline", "apply", "verify", "reaudit"}
     assert set(result.timings) == steps | loop_steps
     # the loop: migrations written, lint clean, all applied, measured faster, score up
@@ -432,6 +443,20 @@ def test_run_demo_end_to_end_at_small_scale(tmp_path: Path) -> None:
     assert result.counts["orders"] == Scale.of(SCALE).orders
     assert result.workload.total_calls == 200
     assert not result.kept and result.report.findings
+    # one report, two surfaces: the API's probe findings sit next to the database's
+    assert result.report.target["http"]["requests_sent"] <= 60
+    probe_checks = {f.check for f in result.report.findings}
+    assert {
+        "cors_reflects_origin_with_credentials",
+        "framework_debug_page",
+        "no_rate_limit_on_login",
+    } <= probe_checks
+    # tenant isolation: the messages table leaks until its RLS is enabled, then nothing does
+    isolation = result.isolation
+    assert isolation is not None
+    assert {leak.table for leak in isolation.before.leaks} == {"public.messages"}
+    assert isolation.after.leaks == [] and isolation.after.rows_changed == 0
+    assert "ISOLATION.md" in names
     text = output.getvalue()
     assert f"{result.report.score.overall:.1f}/10" in text
     assert str(tmp_path / "out" / "report.json") in text

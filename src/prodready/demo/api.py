@@ -24,6 +24,8 @@ from typing import Any
 
 import psycopg
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -68,15 +70,37 @@ def create_app(dsn: str) -> Starlette:
 
         return handle
 
+    async def login(request: Request) -> Response:
+        # the careless login real apps ship: no rate limit, the raw error on bad JSON
+        body = await request.json()
+        rows = pool.rows(
+            "SELECT id FROM public.users WHERE email = %(email)s", {"email": body.get("email")}
+        )
+        status = 401 if not rows or body.get("password") != "demo" else 200
+        return Response(json.dumps({"ok": status == 200}), status, media_type="application/json")
+
+    # the careless defaults the readiness plans find: the debug page on, CORS open to any
+    # origin with credentials, no security headers (the probe reports each)
     return Starlette(
+        debug=True,
+        middleware=[
+            Middleware(
+                CORSMiddleware,
+                allow_origin_regex=".*",
+                allow_credentials=True,
+                allow_methods=["*"],
+                allow_headers=["*"],
+            ),
+        ],
         routes=[
             Route("/health", lambda _request: Response("ok")),
+            Route("/api/login", login, methods=["POST"]),
             Route("/products/{product_id:int}", endpoint("product_detail")),
             Route("/products/{product_id:int}/reviews", endpoint("product_reviews")),
             Route("/categories/{category_id:int}/products", endpoint("category_feed")),
             Route("/orders/{order_id:int}/items", endpoint("order_detail")),
             Route("/users/{uid}/orders", endpoint("buyer_orders", statuses=ALL_STATUSES)),
-        ]
+        ],
     )
 
 

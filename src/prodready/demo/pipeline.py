@@ -27,6 +27,7 @@ from prodready.db.snapshot import Snapshot
 from prodready.demo import loop, smoke
 from prodready.demo.api import running_api
 from prodready.demo.data import Scale, load_data, load_schema
+from prodready.demo.isolation import Isolation, prove_isolation, summary_line
 from prodready.demo.loop import LoopResult
 from prodready.demo.workload import (
     DEFAULT_CALLS,
@@ -68,6 +69,7 @@ class DemoResult:
     counts: dict[str, int] = field(default_factory=dict)
     loop: LoopResult | None = None
     load: tuple[LoadReport, LoadReport] | None = None  # the API's smoke load before, after
+    isolation: Isolation | None = None  # rls-test before and after the reviewed RLS fixes
 
 
 def run_demo(
@@ -112,12 +114,23 @@ def run_demo(
             reaudit = functools.partial(audit, dsn=audit_dsn, advise_dsn=dsn)
             fixed = _fix_loop(steps, report, out_dir, dsn, reaudit)
             load_after = smoke.step(console, "Load-testing the API again", api.url, scenario)
-        paths.append(fixed.results_path)
+            # the same report covers the API seen from outside: probe it, fold it in
+            report = steps.run(
+                "probe", "Probing the API over HTTP", lambda: _probe_into(report, api.url)
+            )
+            paths = _write(report, out_dir, dsn)
+        isolation = steps.run(
+            "isolation",
+            "Attacking tenant isolation (rls-test), then again after the reviewed fixes",
+            lambda: prove_isolation(dsn, report, out_dir),
+        )
+        paths += [fixed.results_path, isolation.path]
     except BaseException:
         cluster.stop()
         raise
     result = DemoResult(dsn, report, snapshot, paths, steps.timings, workload, counts=counts)
     result.loop, result.load = fixed.loop, (load_before, load_after)
+    result.isolation = isolation
     if keep:
         _keep_running(cluster, result)
     else:
@@ -212,6 +225,26 @@ def _exercise(dsn: str, api_dsn: str, calls: int, steps: _Steps) -> WorkloadResu
     )
 
 
+PROBED_ENDPOINTS = ["GET /products/{id}", "GET /orders/{id}/items", "GET /users/{id}/orders"]
+
+
+def _probe_into(report: Report, url: str) -> Report:
+    """The API probed (bounded, loopback) and its findings folded into the report."""
+    from prodready.http.collect import ProbeOptions
+    from prodready.http.pipeline import run_probe
+    from prodready.registry import run_checks
+    from prodready.report.plan import with_surface
+
+    options = ProbeOptions(login="POST /api/login", endpoints=PROBED_ENDPOINTS)
+    probed = run_probe(url, options)
+    target = {
+        "url": url,
+        "requests_sent": len(probed.snapshot.exchanges),
+        "elapsed_s": probed.snapshot.elapsed_s,
+    }
+    return with_surface(report, run_checks(probed.snapshot), "http", target)
+
+
 def _write(report: Report, out_dir: Path, dsn: str) -> list[Path]:
     paths = write_reports(report, out_dir)
     with psycopg.connect(dsn, autocommit=True) as conn:
@@ -251,6 +284,21 @@ def _summarise(console: Console, result: DemoResult, out_dir: Path) -> None:
         _summarise_loop(console, result.loop)
     if result.load is not None:
         console.print(smoke.p95_line(*result.load), markup=False, highlight=False)
+    if result.isolation is not None:
+        console.print(summary_line(result.isolation), markup=False, highlight=False)
+    http = result.report.target.get("http")
+    if http:
+        from prodready.registry import get
+
+        found = [
+            f for f in result.report.findings if (c := get(f.check)) and c.info.surface == "http"
+        ]
+        console.print(
+            f"HTTP probe of the API: {http['requests_sent']} requests, {len(found)} findings "
+            "in the report (headers, CORS, debug page, login rate limit...).",
+            markup=False,
+            highlight=False,
+        )
     console.print(f"\nReports in {out_dir}:")
     for path in result.paths:
         console.print(f"  {path}")

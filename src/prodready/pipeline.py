@@ -164,11 +164,15 @@ def audit_app(
     snapshot_file: Path | None = None,
     url: str | None = None,
     probe_options: Any = None,
+    load_profile: str | None = None,
+    load_seconds: float | None = None,
     config: Config | None = None,
     **database_options: Any,
 ) -> Report:
     """The whole app: the database (live or saved), the running HTTP app, or both, in one
-    report. Each surface keeps its own collector and checks; the plan is one."""
+    report. Each surface keeps its own collector and checks; the plan is one. With
+    `load_profile` (smoke, average...) the app at `url` is load-tested too, against the
+    readiness targets (p95 < 500 ms, errors < 1%), and what failed joins the plan."""
     report: Report | None = None
     if dsn is not None or snapshot_file is not None:
         _, report = audit(dsn=dsn, snapshot_file=snapshot_file, config=config, **database_options)
@@ -185,6 +189,41 @@ def audit_app(
             "not_applicable": probed.not_applicable,
         }
         report = with_surface(report, run, "http", target)
+        if load_profile is not None:
+            report = _load_into(report, url, load_profile, load_seconds, dsn)
     if report is None:
         raise UsageError("give --db (or DATABASE_URL), --snapshot or --url")
     return report
+
+
+# What the readiness plans write down for an API under load.
+LOAD_TARGETS = ("p95<500ms", "error_rate<1%")
+
+
+def _load_into(
+    report: Report, url: str, profile: str, seconds: float | None, dsn: str | None
+) -> Report:
+    from prodready.load.pipeline import LoadOptions, run_load
+    from prodready.registry import CheckRun
+    from prodready.report.plan import with_surface
+
+    options = LoadOptions(
+        url=url, scenario=profile, duration=seconds, thresholds=LOAD_TARGETS, db=dsn
+    )
+    result = run_load(options)
+    data = result.to_json()
+    target = {
+        key: data[key]
+        for key in (
+            "engine",
+            "offered_rps",
+            "achieved_rps",
+            "requests",
+            "errors",
+            "latency_ms",
+            "thresholds",
+        )
+    }
+    return with_surface(
+        report, CheckRun(findings=list(result.findings)), "load", {"profile": profile, **target}
+    )

@@ -176,3 +176,29 @@ def test_one_audit_covers_the_database_and_the_app(db: TestDatabase, careless_ur
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["target"]["http"]["url"] == careless_url
+
+
+def test_audit_url_with_a_load_profile_adds_the_load_results(careless_url: str) -> None:
+    from prodready.pipeline import audit_app
+
+    report = audit_app(url=careless_url, load_profile="smoke", load_seconds=2.0)
+    load = report.target["load"]
+    assert load["profile"] == "smoke" and load["requests"] > 0
+    assert [t["expr"] for t in load["thresholds"]] == ["p95<500ms", "error_rate<1%"]
+    assert all(t["ok"] for t in load["thresholds"])  # a trivial page at 10 req/s
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "prodready",
+            "audit",
+            "--db",
+            "postgresql://x@127.0.0.1:1/x",
+            "--load",
+            "smoke",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "--load needs --url" in done.stderr

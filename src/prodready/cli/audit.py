@@ -76,6 +76,14 @@ def audit(
             "--db, audit the app alone.",
         ),
     ] = None,
+    load: Annotated[
+        str | None,
+        typer.Option(
+            "--load",
+            help="With --url: also load-test the app with this profile (smoke, average, "
+            "spike, soak, stress) against p95 < 500 ms and errors < 1%; loopback only.",
+        ),
+    ] = None,
     rls_test: Annotated[
         bool,
         typer.Option(
@@ -96,6 +104,8 @@ def audit(
         raise UsageError("give one of --db (or DATABASE_URL) and --snapshot, not both")
     if db is None and snapshot is None and url is None:
         raise UsageError("give --db (or DATABASE_URL), --snapshot, or --url")
+    if load is not None and url is None:
+        raise UsageError("--load needs --url: the app to load-test")
     formats = _formats(format, list(FILE_FORMATS) if out else ["terminal"])
     settings = load_config(config)
     with _progress(enabled=True) as progress:
@@ -103,6 +113,7 @@ def audit(
             dsn=db,
             snapshot_file=snapshot,
             url=url,
+            load_profile=load,
             config=settings,
             limits=SessionLimits(statement_timeout_ms=statement_timeout),
             advise=advise,

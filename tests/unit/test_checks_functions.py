@@ -170,7 +170,8 @@ def test_trigger_function_execute_grant_is_no_exposure() -> None:
 
 
 def test_trigger_function_fired_by_another_roles_writes_is_reported() -> None:
-    orders = f.table("orders", owner="postgres", acl=["postgres=arwdDxt/postgres", "app=a/postgres"])
+    acl = ["postgres=arwdDxt/postgres", "app=a/postgres"]
+    orders = f.table("orders", owner="postgres", acl=acl)
     definer = function("audit", owner="postgres", result_type="trigger", security_definer=True)
     [finding] = findings(DEFINER, functions=[definer], tables=[orders], triggers=[_trigger()])
     assert finding.severity == Severity.HIGH and finding.evidence["executable_by"] == ["app"]

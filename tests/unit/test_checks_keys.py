@@ -28,7 +28,7 @@ def run(child: str, parent: str, last_value: int | None = None) -> list[Finding]
                 "id",
                 parent,
                 None,
-            )  # fmt: skip
+            )
         ]
     snap = f.snapshot(
         tables=[f.table("orders"), f.table("accounts")],

@@ -493,5 +493,7 @@ def test_always_true_insert_on_a_table_other_policies_trust_is_critical() -> Non
     [found] = _teams(via_function, functions=[helper])
     assert found.severity is Severity.CRITICAL
     # a function that reads another table does not make members trusted
-    other = function("is_member", identity_args="team integer", body="SELECT true FROM public.docs_owners")
+    other = function(
+        "is_member", identity_args="team integer", body="SELECT true FROM public.docs_owners"
+    )
     assert [x.severity for x in _teams(via_function, functions=[other])] == [Severity.MEDIUM]

@@ -396,8 +396,7 @@ def _unused_issue(
         # too little evidence to act on: no drop is offered until statistics are old enough
         wait = f"re-run the audit once statistics cover {opts['min_stats_age_days']:g} days"
         deferred = (
-            f"not scanned in the {duration_text(snap.stats_age_seconds)} statistics cover; "
-            f"{wait}"
+            f"not scanned in the {duration_text(snap.stats_age_seconds)} statistics cover; {wait}"
         )
         return Issue(name, detail, evidence, severity=severity, verify=wait, deferred=deferred)
     return Issue(

@@ -365,7 +365,9 @@ TASKS = "SELECT id, due FROM tasks WHERE owner = 7 ORDER BY due DESC LIMIT 10"
 
 def test_without_hypopg_real_indexes_in_rolled_back_transactions(no_hypopg: TestDatabase) -> None:
     with psycopg.connect(no_hypopg.dsn, autocommit=True) as conn:
-        result = advise(conn, [literal(TASKS, 100)], allow_real_indexes=True)
+        result = advise(
+            conn, [literal(TASKS, 100)], allow_real_indexes=True, temporary_hypopg=False
+        )
         indexes = conn.execute("SELECT count(*) FROM pg_indexes WHERE tablename = 'tasks'")
         assert indexes.fetchone() == (1,)  # the primary key only: every build was undone
     [index] = result.indexes
@@ -376,12 +378,48 @@ def test_without_hypopg_real_indexes_in_rolled_back_transactions(no_hypopg: Test
 
 def test_without_hypopg_heuristic_advice_is_unvalidated(no_hypopg: TestDatabase) -> None:
     with psycopg.connect(no_hypopg.dsn, autocommit=True) as conn:
-        result = advise(conn, [literal(TASKS, 100)])
+        result = advise(conn, [literal(TASKS, 100)], temporary_hypopg=False)
     [index] = result.indexes
     assert '"tasks" ("owner", "due" DESC)' in index.definition
     assert index.confidence == "unvalidated"
     assert any("CREATE EXTENSION hypopg" in note for note in result.notes)
     assert result.explained == 1 and result.whatif_calls == 1  # today's plan only
+
+
+def test_hypopg_borrowed_for_one_run_on_a_read_only_session(no_hypopg: TestDatabase) -> None:
+    """HypoPG available on the server but not created: the advice is validated, a statement
+    that fails to plan does not abort the borrowed transaction, and nothing stays behind."""
+    from prodready.pg.connection import connect
+
+    failing = literal("SELECT id FROM tasks WHERE owner = 1 / 0", 10)
+    with connect(no_hypopg.dsn, read_only=True) as conn:
+        result = advise(conn, [literal(TASKS, 100), failing])
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    [index] = result.indexes
+    assert '"tasks" ("owner", "due" DESC)' in index.definition
+    assert index.confidence == "validated"
+    assert any("created for this run only" in note for note in result.notes)
+    assert any("division by zero" in s.reason for s in result.skipped)
+    assert no_hypopg.query("SELECT count(*) FROM pg_extension WHERE extname = 'hypopg'") == [(0,)]
+    assert no_hypopg.query("SELECT count(*) FROM pg_indexes WHERE tablename = 'tasks'") == [(1,)]
+
+
+def test_a_role_that_may_not_create_hypopg_gets_unvalidated_advice(
+    no_hypopg: TestDatabase,
+) -> None:
+    no_hypopg.run_script(
+        "DO $$ BEGIN CREATE ROLE plain_reader LOGIN PASSWORD 'pw-reader'; "
+        "EXCEPTION WHEN duplicate_object THEN NULL; END $$;"
+        "GRANT SELECT ON tasks TO plain_reader;"
+    )
+    dsn = psycopg.conninfo.make_conninfo(no_hypopg.dsn, user="plain_reader", password="pw-reader")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        result = advise(conn, [literal(TASKS, 100)])
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    [index] = result.indexes
+    assert index.confidence == "unvalidated"
+    assert any("could not be created for this run" in note for note in result.notes)
+    assert no_hypopg.query("SELECT count(*) FROM pg_extension WHERE extname = 'hypopg'") == [(0,)]
 
 
 def test_hypopg_in_another_schema_and_ragged_array_statistics(pg_cluster: LocalCluster) -> None:

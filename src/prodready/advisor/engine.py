@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from importlib import resources
 
@@ -98,6 +99,7 @@ def advise(
     min_absolute_saving: float = MIN_ABSOLUTE_SAVING,
     progress: Progress | None = None,
     snapshot: Snapshot | None = None,
+    temporary_hypopg: bool = True,
 ) -> AdvisorResult:
     """Recommend indexes (and drops) for the bound workload on the database behind `conn`.
 
@@ -107,6 +109,7 @@ def advise(
     without a budget, also 0.5% of the workload's cost. `allow_real_indexes` builds real
     indexes inside rolled-back transactions when HypoPG is missing (owned databases only).
     `snapshot`, when the caller collected one already (the audit), saves collecting again.
+    `temporary_hypopg`: when HypoPG is available but not created, create it for this run only.
     """
     started = time.monotonic()
     say = progress or (lambda message: None)
@@ -116,31 +119,35 @@ def advise(
         return _finish(result, started)
     say("reading the catalog")
     catalog = load_catalog(conn, bound, snapshot)
-    mode = _mode(catalog, allow_real_indexes, result)
-    say("analysing the statements")
-    statements = _analyse(bound, catalog, result, _plan_roles(conn, bound, result))
-    limits = Limits(
-        budget_bytes,
-        max_indexes,
-        min_relative_saving,
-        min_absolute_saving,
-        # with a budget the caller chose to spend that space: small wins fill it
-        min_workload_share=MIN_WORKLOAD_SHARE if budget_bytes is None else 0.0,
-    )
-    session = WhatIf(
-        conn,
-        mode=mode or "none",
-        reltuples=catalog.reltuples(),
-        hypopg_schema=catalog.hypopg_schema,
-        filter_share=_FilterShares(catalog.tables),
-    )
-    with session:
-        run = _Run(catalog, statements, session, limits, max_index_width, result, say)
-        run.cost_today()
-        if run.statements:
-            run.recommend(validated=mode is not None)
-    result.whatif_calls = session.planner_calls
-    result.cache_hits = session.cache_hits
+    with ExitStack() as borrowed:
+        if catalog.hypopg is None and temporary_hypopg:
+            # the whole advice then runs in one transaction that is rolled back at the end
+            _borrow_hypopg(conn, catalog, borrowed, result)
+        mode = _mode(catalog, allow_real_indexes, result)
+        say("analysing the statements")
+        statements = _analyse(bound, catalog, result, _plan_roles(conn, bound, result))
+        limits = Limits(
+            budget_bytes,
+            max_indexes,
+            min_relative_saving,
+            min_absolute_saving,
+            # with a budget the caller chose to spend that space: small wins fill it
+            min_workload_share=MIN_WORKLOAD_SHARE if budget_bytes is None else 0.0,
+        )
+        session = WhatIf(
+            conn,
+            mode=mode or "none",
+            reltuples=catalog.reltuples(),
+            hypopg_schema=catalog.hypopg_schema,
+            filter_share=_FilterShares(catalog.tables),
+        )
+        with session:
+            run = _Run(catalog, statements, session, limits, max_index_width, result, say)
+            run.cost_today()
+            if run.statements:
+                run.recommend(validated=mode is not None)
+        result.whatif_calls = session.planner_calls
+        result.cache_hits = session.cache_hits
     return _finish(result, started)
 
 
@@ -294,6 +301,41 @@ def _workload_window(
     except psycopg.Error:
         return None
     return float(row[0]) if row and row[0] is not None else None
+
+
+def _borrow_hypopg(
+    conn: psycopg.Connection, catalog: Catalog, undo: ExitStack, result: AdvisorResult
+) -> None:
+    """Create HypoPG inside a transaction `undo` rolls back, when the server has it and the
+    role may; on success `catalog` points at it and the notes say so."""
+    if not _extension_available(conn, "hypopg"):
+        return
+    undo.enter_context(conn.transaction(force_rollback=True))
+    try:
+        # the audit's session is read-only by default; this transaction writes nothing that
+        # survives it (the extension's catalog rows are rolled back with it)
+        conn.execute("SET TRANSACTION READ WRITE")
+        with conn.transaction():
+            conn.execute("CREATE EXTENSION hypopg")
+    except psycopg.Error as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        result.notes.append(
+            f"HypoPG is available on the server but could not be created for this run ({reason})."
+        )
+        undo.close()  # roll the transaction back now: the advice runs as without HypoPG
+        return
+    row = conn.execute(
+        "SELECT /* prodready */ e.extversion, n.nspname FROM pg_extension e"
+        " JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'hypopg'"
+    ).fetchone()
+    if row is None:
+        return
+    catalog.hypopg, catalog.hypopg_schema = str(row[0]), str(row[1])
+    result.notes.append(
+        "HypoPG was created for this run only, inside a transaction that was rolled back when "
+        "the advice was done: nothing was installed in the database "
+        "(--no-temporary-hypopg forbids this)."
+    )
 
 
 def _mode(catalog: Catalog, allow_real: bool, result: AdvisorResult) -> Mode | None:

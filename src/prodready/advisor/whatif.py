@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -128,6 +128,13 @@ class WhatIf:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _savepoint(self) -> AbstractContextManager[object]:
+        """A savepoint when the session is inside a transaction (a borrowed HypoPG), so one
+        failing statement does not abort it; nothing in autocommit, where none is needed."""
+        if self.conn.info.transaction_status == TransactionStatus.IDLE:
+            return nullcontext()
+        return self.conn.transaction()
+
     def _hypopg(self, function: str, *args: object, columns: str = "*") -> tuple[Any, ...] | None:
         """Call a HypoPG function by its schema-qualified name; the first row."""
         query = sql.SQL("SELECT {} FROM {}({})").format(
@@ -214,7 +221,8 @@ class WhatIf:
     def _create_hypothetical(self, candidate: Candidate) -> None:
         ddl = candidate.definition(None).as_string(self.conn)
         try:
-            row = self._hypopg("hypopg_create_index", ddl, columns="indexrelid, indexname")
+            with self._savepoint():
+                row = self._hypopg("hypopg_create_index", ddl, columns="indexrelid, indexname")
         except psycopg.Error as exc:
             self.broken[candidate] = _first_line(exc)
             return
@@ -270,7 +278,7 @@ class WhatIf:
                 # EXPLAIN never executes, but keep DML inside a transaction that is undone
                 with self.conn.transaction(force_rollback=True), self._acting_as(statement.role):
                     return self._explain_now(statement)
-            with self._acting_as(statement.role):
+            with self._savepoint(), self._acting_as(statement.role):
                 return self._explain_now(statement)
         except psycopg.errors.QueryCanceled:
             raise WhatIfError(

@@ -45,11 +45,20 @@ def advise(
         str, typer.Option("--format", "-f", help="terminal, json or md.")
     ] = "terminal",
     statement_timeout: TimeoutOption = 30_000,
+    temporary_hypopg: Annotated[
+        bool,
+        typer.Option(
+            "--temporary-hypopg/--no-temporary-hypopg",
+            help="When the server has HypoPG but the database does not, create it for this "
+            "run inside a transaction that is rolled back (default), or never.",
+        ),
+    ] = True,
 ) -> None:
     """Recommend indexes (and drops) for the workload the app really runs, with proof.
 
     Each recommendation carries the planner's cost of every query it helps before and after
-    (HypoPG what-if indexes; nothing is built). Read-only on the target.
+    (HypoPG what-if indexes; nothing is built). Read-only on the target: a HypoPG the
+    database lacks is borrowed in a transaction that is rolled back.
     """
     from prodready.advisor.engine import advise as run_advisor
     from prodready.advisor.params import bind
@@ -79,6 +88,7 @@ def advise(
             max_indexes=max_indexes,
             max_index_width=max_index_width,
             progress=progress,
+            temporary_hypopg=temporary_hypopg,
         )
     if format == "json":
         from prodready.report.json_report import dumps

@@ -439,9 +439,15 @@ def test_demo_workload_from_pg_stat_statements_binds_with_realistic_values(
     assert skipped == []
     assert "generic" not in methods and "$" not in " ".join(b.sql for b in bound)
     assert len(bound) == len(queries)
-    # the statement increment_product_views() runs: `product_id` is the function's argument
-    nested = next(b for b in bound if b.query.text.endswith("WHERE id = product_id"))
-    assert nested.sql.startswith("UPDATE products SET view_count = view_count + '1'::bigint")
+    # statements run inside functions (toplevel = false) are not the app's own traffic
+    assert not any(b.query.text.endswith("WHERE id = product_id") for b in bound)
+    # where they are recorded anyway (no toplevel column), the function's argument
+    # `product_id` becomes a parameter: the numbering skips $1, its mark
+    pgss_form = "UPDATE products SET view_count = view_count + $2 WHERE id = product_id"
+    nested_query = WorkloadQuery(fingerprint="n", text=pgss_form, calls=5, source="pgss")
+    with connect(demo_db.dsn, read_only=True) as session:
+        [nested], _ = bind([nested_query], session)
+    assert nested.sql.startswith("UPDATE products SET view_count = view_count + ")
     assert nested.note is not None and "function variable product_id -> $1" in nested.note
     assert "$1 eq public.products.id" in nested.note
     orders = next(b for b in bound if "WHERE buyer_id = " in b.sql and "ANY(" in b.sql)

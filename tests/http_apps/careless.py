@@ -1,5 +1,6 @@
 """An API with the defaults real apps ship: permissive CORS, no security headers, the debug
-error page, a login with no rate limit, a session cookie without flags, SQL built by hand."""
+error page, a login with no rate limit, a session cookie without flags, SQL built by hand,
+a CDN script without integrity, a write endpoint that echoes its config on errors."""
 
 from __future__ import annotations
 
@@ -14,9 +15,17 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
+# hard-coded, and echoed in error bodies "to help debugging"
+DATABASE_URL = "postgresql://shop:Sh0p-Passw0rd-2024@db.internal:5432/shop"
+
 
 async def home(request: Request) -> HTMLResponse:
-    response = HTMLResponse("<html><body><h1>Shop</h1></body></html>")
+    response = HTMLResponse(
+        "<html><head>"
+        '<script src="https://cdn.jsdelivr.net/npm/htmx.org@1.9.10/dist/htmx.min.js"></script>'
+        "</head><body><h1>Shop</h1></body></html>",
+        headers={"X-Powered-By": "Starlette/0.37.2"},
+    )
     response.set_cookie("session", "eyJ1c2VyIjoiYW5vbiJ9.c2lnbmF0dXJlLXNpZ25hdHVyZQ")
     # written by hand, as older code does: no attributes at all
     response.headers.append("set-cookie", "connect.sid=s%3Aabcdef0123456789abcdef.sig; Path=/")
@@ -44,6 +53,14 @@ async def report(request: Request) -> JSONResponse:
         return JSONResponse({"error": str(exc), "stack": traceback.format_exc()}, status_code=500)
 
 
+async def notes(request: Request) -> JSONResponse:
+    body = await request.json()
+    if not body.get("text"):
+        debug = {"database_url": DATABASE_URL, "body": body}
+        return JSONResponse({"error": "text is required", "debug": debug}, status_code=400)
+    return JSONResponse({"id": 1, "text": body["text"]}, status_code=201)
+
+
 async def health(request: Request) -> PlainTextResponse:
     return PlainTextResponse("ok")
 
@@ -54,6 +71,7 @@ app = Starlette(
         Route("/", home),
         Route("/api/items", item),
         Route("/api/login", login, methods=["POST"]),
+        Route("/api/notes", notes, methods=["POST"]),
         Route("/health", health),
         Route("/api/report/{id}", report),
     ],

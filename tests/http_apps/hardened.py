@@ -1,5 +1,6 @@
 """The same API done carefully: security headers, fixed CORS origins, generic JSON errors,
-a rate-limited login, flagged cookies, parameterised SQL, a health check that asks the DB."""
+rate-limited login and writes, flagged cookies, parameterised SQL, a health check that asks
+the DB, a CDN script pinned by its integrity hash."""
 
 from __future__ import annotations
 
@@ -18,13 +19,13 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; object-src 'none'; base-uri 'self'; "
-    "frame-ancestors 'none'",
+    "Content-Security-Policy": "default-src 'self'; script-src 'self' https://cdn.jsdelivr.net; "
+    "object-src 'none'; base-uri 'self'; frame-ancestors 'none'",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "strict-origin-when-cross-origin",
 }
-ATTEMPTS: dict[str, deque[float]] = defaultdict(deque)
+ATTEMPTS: dict[tuple[str, str], deque[float]] = defaultdict(deque)
 LIMIT, WINDOW_S = 5, 60.0
 
 
@@ -36,7 +37,13 @@ class SecurityHeaders(BaseHTTPMiddleware):
 
 
 async def home(request: Request) -> HTMLResponse:
-    response = HTMLResponse("<html><body><h1>Shop</h1></body></html>")
+    response = HTMLResponse(
+        "<html><head>"
+        '<script src="https://cdn.jsdelivr.net/npm/htmx.org@1.9.10/dist/htmx.min.js" '
+        'integrity="sha384-D1Kt99CQMDuVetoL1lrYwg5t+9QdHe7NLX/SoJYkXDFfX37iInKRy5xLSi8nO7UC" '
+        'crossorigin="anonymous"></script>'
+        "</head><body><h1>Shop</h1></body></html>"
+    )
     response.set_cookie(
         "session",
         "eyJ1c2VyIjoiYW5vbiJ9.c2lnbmF0dXJlLXNpZ25hdHVyZQ",
@@ -53,9 +60,10 @@ async def item(request: Request) -> JSONResponse:
     return JSONResponse({"item": row[0] if row else None})
 
 
-async def login(request: Request) -> JSONResponse:
+def _limited(request: Request, bucket: str) -> JSONResponse | None:
+    """429 with Retry-After once a client spent LIMIT requests on `bucket` in WINDOW_S."""
     client = request.client.host if request.client else "?"
-    now, recent = time.monotonic(), ATTEMPTS[client]
+    now, recent = time.monotonic(), ATTEMPTS[(bucket, client)]
     while recent and now - recent[0] > WINDOW_S:
         recent.popleft()
     if len(recent) >= LIMIT:
@@ -65,6 +73,13 @@ async def login(request: Request) -> JSONResponse:
             headers={"Retry-After": str(int(WINDOW_S))},
         )
     recent.append(now)
+    return None
+
+
+async def login(request: Request) -> JSONResponse:
+    limited = _limited(request, "login")
+    if limited is not None:
+        return limited
     try:
         body = await request.json()
     except ValueError:
@@ -72,6 +87,19 @@ async def login(request: Request) -> JSONResponse:
     if not isinstance(body, dict) or body.get("password") != "correct horse":
         return JSONResponse({"error": "invalid credentials"}, status_code=401)
     return JSONResponse({"ok": True})
+
+
+async def notes(request: Request) -> JSONResponse:
+    limited = _limited(request, "writes")
+    if limited is not None:
+        return limited
+    try:
+        body = await request.json()
+    except ValueError:
+        return JSONResponse({"error": "bad request"}, status_code=400)
+    if not isinstance(body, dict) or not body.get("text"):
+        return JSONResponse({"error": "text is required"}, status_code=400)
+    return JSONResponse({"id": 1, "text": body["text"]}, status_code=201)
 
 
 async def health(request: Request) -> JSONResponse:
@@ -91,6 +119,7 @@ app = Starlette(
         Route("/", home),
         Route("/api/items", item),
         Route("/api/login", login, methods=["POST"]),
+        Route("/api/notes", notes, methods=["POST"]),
         Route("/healthz", health),
     ],
     middleware=[

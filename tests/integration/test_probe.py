@@ -20,11 +20,13 @@ from prodready.pg.cluster import free_port
 from tests.conftest import TestDatabase
 
 LOGIN = "POST /api/login"
-ENDPOINTS = ["GET /api/items?id={id}", "GET /api/report/{id}"]
+ENDPOINTS = ["GET /api/items?id={id}", "GET /api/report/{id}", "POST /api/notes"]
 
 
 def serve(app: str, dsn: str) -> Iterator[str]:
     port = free_port()
+    # a careful deployment also drops uvicorn's own Server header
+    quiet = ["--no-server-header"] if app == "hardened" else []
     child = subprocess.Popen(
         [
             sys.executable,
@@ -37,6 +39,7 @@ def serve(app: str, dsn: str) -> Iterator[str]:
             str(port),
             "--log-level",
             "warning",
+            *quiet,
         ],
         env={**os.environ, "APP_DSN": dsn},
         stdout=subprocess.DEVNULL,
@@ -85,7 +88,12 @@ CARELESS_ONLY = [
     "sql_injection_suspected",
     "db_error_leak",
     "no_rate_limit_on_login",
+    "no_rate_limit_on_writes",
     "health_endpoint_shallow",
+    "sri_missing_external_script",
+    "x_powered_by_version",
+    "server_header_product",
+    "secret_in_error_body",
 ]
 
 
@@ -104,7 +112,7 @@ def test_budget_and_politeness(careless: ProbeResult, hardened: ProbeResult) -> 
         assert len(snap.exchanges) <= 60 and snap.elapsed_s <= 10
         methods = {(e.method, e.path.split("?")[0]) for e in snap.exchanges}
         assert {m for m, _ in methods} <= {"GET", "OPTIONS", "POST"}
-        assert {p for m, p in methods if m == "POST"} == {"/api/login"}
+        assert {p for m, p in methods if m == "POST"} == {"/api/login", "/api/notes"}
         assert all(
             "prodready-probe" in e.request_headers.get("User-Agent", "prodready-probe")
             for e in snap.exchanges
@@ -140,6 +148,10 @@ def test_json_contract_and_no_secret_in_output(careless: ProbeResult) -> None:
     samesite = {f.object for f in careless.findings if f.check == "cookie_missing_samesite"}
     assert samesite == {"cookie connect.sid"}  # Starlette's set_cookie adds SameSite=lax
     assert all(len(f.evidence.get("excerpt", "")) <= 300 for f in careless.findings)
+    # the app echoes its database URL in an error: named as a kind, never printed
+    [leak] = [f for f in careless.findings if f.check == "secret_in_error_body"]
+    assert leak.object == "POST /api/notes" and leak.evidence["kinds"] == ["url_password"]
+    assert "Sh0p-Passw0rd-2024" not in json.dumps(data)
 
 
 def test_cli_on_a_refusing_port_is_one_line_and_exit_3() -> None:

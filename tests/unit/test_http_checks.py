@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from prodready.http.model import Exchange, ProbeSnapshot
-from prodready.http.redact import redact
-from prodready.model import Finding
+from prodready.http.redact import redact, redact_and_name
+from prodready.model import Finding, Severity
 from prodready.registry import run_checks
 
 SAFE_CSP = "default-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
@@ -49,8 +49,11 @@ def found(check: str, *exchanges: Exchange, **kw: Any) -> list[Finding]:
             {"Content-Security-Policy": "script-src 'self' 'unsafe-inline'"},
             {"Content-Security-Policy": SAFE_CSP},
         ),
-        ("x_powered_by_header", {"X-Powered-By": "Express"}, {}),
+        ("x_powered_by_header", {"X-Powered-By": "Express"}, {"X-Powered-By": "PHP/8.1.2"}),
+        ("x_powered_by_version", {"X-Powered-By": "PHP/8.1.2"}, {"X-Powered-By": "Express"}),
         ("server_version_leak", {"Server": "nginx/1.18.0"}, {"Server": "nginx"}),
+        ("server_header_product", {"Server": "uvicorn"}, {"Server": "nginx/1.18.0"}),
+        ("server_header_product", {"Server": "uvicorn"}, {"Server": "Werkzeug"}),
         ("dev_server_in_use", {"Server": "WSGIServer/0.2 CPython/3.11"}, {"Server": "gunicorn"}),
         ("x_frame_options_missing", {}, {"Content-Security-Policy": SAFE_CSP}),
     ],
@@ -58,6 +61,51 @@ def found(check: str, *exchanges: Exchange, **kw: Any) -> list[Finding]:
 def test_header_checks(check: str, bad: dict[str, str], good: dict[str, str]) -> None:
     assert found(check, ex("home", headers=bad))
     assert not found(check, ex("home", headers=good))
+
+
+def test_sri_on_scripts_from_other_hosts() -> None:
+    cdn = '<script src="https://cdn.example.net/lib.js"></script>'
+    plain = '<script src="http://cdn.example.net/lib.js"></script>'
+    pinned = (
+        '<script src="https://cdn.example.net/lib.js" integrity="sha384-abc" '
+        'crossorigin="anonymous"></script>'
+    )
+    own = '<script src="/static/app.js"></script><script src="http://127.0.0.1:8000/a.js"></script>'
+    [finding] = found("sri_missing_external_script", ex("home", body=cdn))
+    assert finding.evidence["script"] == "https://cdn.example.net/lib.js"
+    assert finding.severity is Severity.LOW
+    [over_http] = found("sri_missing_external_script", ex("home", body=plain))
+    assert over_http.severity is Severity.MEDIUM
+    assert not found("sri_missing_external_script", ex("home", body=pinned + own))
+    assert not found("sri_missing_external_script", ex("home", body="<script>inline()</script>"))
+
+
+def test_route_list_and_secret_in_error_bodies() -> None:
+    django_404 = (
+        "Using the URLconf defined in <code>shop.urls</code>, Django tried these URL patterns"
+    )
+    assert found("route_list_exposed", ex("error:unknown_route", 404, body=django_404))
+    assert not found(
+        "route_list_exposed", ex("error:unknown_route", 404, body="<h1>Not Found</h1>")
+    )
+    leaked, kinds = redact_and_name('{"db": "postgres://app:S3cretPass@db:5432/app"}')
+    assert "S3cretPass" not in leaked and kinds == ("url_password",)
+    leak = Exchange(
+        "error:malformed_json", "POST", "http://127.0.0.1:8000/api/login", {}, 500, [],
+        leaked, 1.0, secrets=kinds,
+    )  # fmt: skip
+    [finding] = found("secret_in_error_body", leak)
+    assert finding.evidence["kinds"] == ["url_password"] and "S3cretPass" not in str(finding)
+    # a validation message names the password field; the anon key is public by design
+    anon = "eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoiYW5vbiIsImlzcyI6InN1cGFiYXNlIn0.c2lnbmF0dXJlX3g"
+    _, quiet = redact_and_name(f'{{"password": "field required", "key": "{anon}"}}')
+    assert quiet == ()
+    service = anon.replace(
+        "eyJyb2xlIjoiYW5vbiIsImlzcyI6InN1cGFiYXNlIn0", "eyJyb2xlIjoic2VydmljZV9yb2xlIn0"
+    )
+    assert redact_and_name(service)[1] == ("jwt",)
+    ok = Exchange("home", "GET", "http://127.0.0.1:8000/", {}, 200, [], leaked, 1.0, secrets=kinds)
+    assert not found("secret_in_error_body", ok)  # only error responses
 
 
 def test_hsts_only_over_https() -> None:
@@ -111,6 +159,17 @@ def test_inconsistent_error_shape() -> None:
         json_,
         ex("error:quote", 400, {"Content-Type": "application/json"}),
     )
+
+
+def test_rate_limit_on_writes() -> None:
+    unlimited = [
+        ex(f"ratelimit:write:{i}", 400, method="POST", path="/api/notes") for i in range(15)
+    ]
+    [finding] = found("no_rate_limit_on_writes", *unlimited)
+    assert finding.object == "POST /api/notes (rate limit)"
+    limited = [*unlimited[:5], ex("ratelimit:write:5", 429, method="POST", path="/api/notes")]
+    assert not found("no_rate_limit_on_writes", *limited)
+    assert not found("no_rate_limit_on_writes", ex("endpoint:POST /api/notes", 201))
 
 
 def test_rate_limit_headers_and_health_and_docs() -> None:

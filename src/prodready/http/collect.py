@@ -20,7 +20,7 @@ import requests
 from prodready import __version__
 from prodready.errors import TargetError, UsageError
 from prodready.http.model import Exchange, ProbeSnapshot
-from prodready.http.redact import redact
+from prodready.http.redact import redact_and_name
 
 USER_AGENT = f"prodready-probe/{__version__} (production-readiness check)"
 BODY_LIMIT = 64 * 1024
@@ -40,6 +40,10 @@ class ProbeOptions:
     endpoints: list[str] = field(default_factory=list)  # "GET /api/orders/{id}"
     burst: int = 15  # requests at the login endpoint to find a rate limit
     burst_seconds: float = 5.0
+
+
+# methods the probe sends only to endpoints the user names (never discovered ones)
+WRITE_METHODS = ("POST", "PUT", "PATCH")
 
 
 class Budget(Exception):
@@ -80,10 +84,11 @@ class Prober:
             self.exchanges.append(exchange)
             return exchange
         text, truncated, binary = _read(response, start, self.options.request_timeout_s)
+        kept, secrets_seen = redact_and_name(text)
         exchange = Exchange(
             purpose, method, url, sent, response.status_code,
             _header_pairs(response),
-            redact(text), _ms(start), truncated, binary,
+            kept, _ms(start), truncated, binary, secrets=secrets_seen,
         )  # fmt: skip
         self.exchanges.append(exchange)
         return exchange
@@ -130,6 +135,9 @@ def _plan(prober: Prober, options: ProbeOptions) -> Iterator[str | None]:
     yield login
     if login:
         yield from _login_probes(prober, login, options)
+    write = next((e for e in options.endpoints if _is_write(e)), None)
+    if write:
+        yield from _write_burst(prober, write, options)
 
 
 def _endpoint(prober: Prober, endpoint: str) -> Iterator[None]:
@@ -141,6 +149,27 @@ def _endpoint(prober: Prober, endpoint: str) -> Iterator[None]:
         filled = path.split("{", 1)[0] + value + path.split("}", 1)[1]
         prober.send(f"error:id_{label}" if label != "valid" else f"endpoint:{endpoint}",
                     method.upper(), filled)  # fmt: skip
+    yield None
+
+
+def _is_write(endpoint: str) -> bool:
+    method, _, path = endpoint.strip().partition(" ")
+    return method.upper() in WRITE_METHODS and bool(path) and "{" not in path
+
+
+def _write_burst(prober: Prober, endpoint: str, options: ProbeOptions) -> Iterator[None]:
+    """The first write endpoint the user named, in a short burst with an empty JSON object
+    (the least a handler can act on): a limit shows as a 429 before validation answers."""
+    method, _, path = endpoint.strip().partition(" ")
+    started = time.monotonic()
+    for i in range(options.burst):
+        if time.monotonic() - started > options.burst_seconds:
+            break
+        json_type = {"Content-Type": "application/json"}
+        exchange = prober.send(f"ratelimit:write:{i}", method.upper(), path,
+                               headers=json_type, body=b"{}")  # fmt: skip
+        if exchange.status == 429:
+            break
     yield None
 
 

@@ -23,6 +23,7 @@ class Exchange:
     truncated: bool = False
     binary: bool = False
     error: str | None = None
+    secrets: tuple[str, ...] = ()  # kinds of secret the body held before redaction
 
     def header(self, name: str) -> str | None:
         wanted = name.lower()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 
 _URL_PASSWORD = re.compile(r"(\w+://[^:/\s@]+:)([^@\s]+)(@)")
@@ -12,8 +14,41 @@ _ASSIGNED = re.compile(
 )
 
 
+_PRIVATE_KEY = re.compile(
+    r"-----BEGIN [A-Z ]*PRIVATE KEY-----[^-]*(?:-----END [A-Z ]*PRIVATE KEY-----)?"
+)
+
+
 def redact(text: str) -> str:
     """The text with each secret cut to its first four characters."""
+    return redact_and_name(text)[0]
+
+
+def redact_and_name(text: str) -> tuple[str, tuple[str, ...]]:
+    """The redacted text, and the kinds of unmistakable secret it held (a URL with its
+    password, a JWT, a private key). `password: ...` assignments are redacted but not named:
+    validation messages ("password: field required") look the same."""
+    kinds = [
+        kind
+        for kind, found in (
+            ("url_password", _URL_PASSWORD.search(text) is not None),
+            ("jwt", any(not _public_jwt(m.group(0)) for m in _JWT.finditer(text))),
+            ("private_key", _PRIVATE_KEY.search(text) is not None),
+        )
+        if found
+    ]
     text = _URL_PASSWORD.sub(lambda m: f"{m.group(1)}{m.group(2)[:2]}***{m.group(3)}", text)
     text = _JWT.sub(lambda m: m.group(0)[:4] + "…[redacted]", text)
-    return _ASSIGNED.sub(lambda m: f"{m.group(1)}{m.group(2)[:4]}…[redacted]", text)
+    text = _PRIVATE_KEY.sub("-----BEGIN PRIVATE KEY-----…[redacted]", text)
+    text = _ASSIGNED.sub(lambda m: f"{m.group(1)}{m.group(2)[:4]}…[redacted]", text)
+    return text, tuple(kinds)
+
+
+def _public_jwt(token: str) -> bool:
+    """A Supabase anon key is public by design (it ships in every frontend)."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (ValueError, IndexError):
+        return False
+    return isinstance(claims, dict) and claims.get("role") == "anon"

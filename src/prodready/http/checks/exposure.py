@@ -34,6 +34,16 @@ INTERNAL_PATH = re.compile(
     r"(/home/\w+|/usr/src/app|/var/www|/app/[\w/]+\.(py|js|ts|rb)|"
     r"[A-Z]:\\\\Users\\\\)"
 )
+ROUTE_LIST = re.compile(
+    r"Using the URLconf defined in <code>|Django tried these URL patterns"
+    r"|Routes match in priority from top to bottom|<h2>Available routes</h2>",
+    re.IGNORECASE,
+)
+SECRET_NAMES = {
+    "url_password": "a connection URL with its password",
+    "jwt": "a signed token (JWT)",
+    "private_key": "a private key",
+}
 RATE_HEADERS = (
     "retry-after",
     "ratelimit",
@@ -217,6 +227,53 @@ def framework_debug_page(snap: ProbeSnapshot, opts: Options) -> Iterator[Issue]:
 
 
 @check(
+    "route_list_exposed",
+    title="Error pages list the app's routes",
+    category=Category.SECURITY,
+    severity=Severity.MEDIUM,
+    surface="http",
+)
+def route_list_exposed(snap: ProbeSnapshot, opts: Options) -> Iterator[Issue]:
+    """Django's debug 404 and Rails' routing error list every URL pattern the app serves,
+    admin and internal ones included: a map for an attacker. Turn debug off in production."""
+    for exchange in snap.exchanges:
+        match = ROUTE_LIST.search(exchange.body) if exchange.status else None
+        if match:
+            yield _body_issue(snap, exchange, "a list of the app's routes", match.group(0))
+            return
+
+
+@check(
+    "secret_in_error_body",
+    title="A secret in an error response",
+    category=Category.SECURITY,
+    severity=Severity.CRITICAL,
+    surface="http",
+)
+def secret_in_error_body(snap: ProbeSnapshot, opts: Options) -> Iterator[Issue]:
+    """An error page that prints a connection URL with its password, a signed token or a
+    private key hands it to anyone who sends a bad request. Rotate the secret, then return
+    generic errors. (The probe stores the body redacted; only the kind is kept.)"""
+    seen: set[str] = set()  # one finding per endpoint, however many requests showed it
+    for exchange in snap.exchanges:
+        if exchange.secrets and (exchange.status or 0) >= 400 and exchange.object not in seen:
+            seen.add(exchange.object)
+            kinds = ", ".join(SECRET_NAMES.get(k, k) for k in exchange.secrets)
+            fix = fix_for(snap, "errors")
+            yield Issue(
+                object=exchange.object,
+                detail=f"{exchange.object} answered {exchange.status} with {kinds}. "
+                f"Rotate it; fix: {fix}.",
+                evidence={
+                    "request": exchange.object,
+                    "status": exchange.status,
+                    "kinds": list(exchange.secrets),
+                    "fix": fix,
+                },
+            )
+
+
+@check(
     "db_error_leak",
     title="Database errors reach the client",
     category=Category.SECURITY,
@@ -290,8 +347,8 @@ def inconsistent_error_shape(snap: ProbeSnapshot, opts: Options) -> Iterator[Iss
 # -- rate limiting --
 
 
-def _burst(snap: ProbeSnapshot) -> list[Exchange]:
-    return [e for e in snap.by_purpose("ratelimit:login:") if e.status]
+def _burst(snap: ProbeSnapshot, kind: str = "login") -> list[Exchange]:
+    return [e for e in snap.by_purpose(f"ratelimit:{kind}:") if e.status]
 
 
 @check(
@@ -322,6 +379,33 @@ def no_rate_limit_on_login(snap: ProbeSnapshot, opts: Options) -> Iterator[Issue
 
 
 @check(
+    "no_rate_limit_on_writes",
+    title="A write endpoint has no rate limit",
+    category=Category.RELIABILITY,
+    severity=Severity.MEDIUM,
+    surface="http",
+)
+def no_rate_limit_on_writes(snap: ProbeSnapshot, opts: Options) -> Iterator[Issue]:
+    """An endpoint that writes without a limit lets one client fill tables and queues (spam,
+    scraping, a runaway script). Judged only on a write endpoint the user names with
+    --endpoint 'POST /path': a short burst with an empty JSON body, no 429 means no limit."""
+    burst = _burst(snap, "write")
+    if burst and not any(e.status == 429 for e in burst):
+        fix = fix_for(snap, "rate_limit")
+        yield Issue(
+            object=f"{burst[0].object} (rate limit)",
+            detail=f"{len(burst)} writes in a row were all answered "
+            f"({', '.join(sorted({str(e.status) for e in burst}))}), none with 429. "
+            f"Fix: {fix}.",
+            evidence={
+                "requests": len(burst),
+                "statuses": sorted({e.status for e in burst}),
+                "fix": fix,
+            },
+        )
+
+
+@check(
     "rate_limit_headers_missing",
     title="429 without Retry-After or RateLimit headers",
     category=Category.RELIABILITY,
@@ -331,7 +415,7 @@ def no_rate_limit_on_login(snap: ProbeSnapshot, opts: Options) -> Iterator[Issue
 def rate_limit_headers_missing(snap: ProbeSnapshot, opts: Options) -> Iterator[Issue]:
     """A 429 that does not say when to retry makes well-behaved clients retry blindly.
     Send Retry-After (and RateLimit/RateLimit-Policy)."""
-    limited = next((e for e in _burst(snap) if e.status == 429), None)
+    limited = next((e for e in _burst(snap) + _burst(snap, "write") if e.status == 429), None)
     if limited is not None and not any(limited.header(h) for h in RATE_HEADERS):
         yield Issue(
             object=f"{limited.object} (429)",

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 from prodready.http.framework import fix_for
+from prodready.http.html import external_scripts_without_integrity
 from prodready.http.model import Exchange, ProbeSnapshot
 from prodready.model import Category, Issue, Severity
 from prodready.registry import Options, check
@@ -17,6 +19,23 @@ DEV_SERVERS = ("wsgiserver", "werkzeug", "webrick", "next.js dev")
 def _home(snap: ProbeSnapshot) -> Exchange | None:
     home = snap.first("home")
     return home if home is not None and home.status is not None and home.status < 400 else None
+
+
+def _header_of_home(snap: ProbeSnapshot, name: str) -> tuple[Exchange | None, str | None]:
+    home = snap.first("home")
+    return home, home.header(name) if home else None
+
+
+def _header_issue(home: Exchange, header: str, value: str) -> Issue:
+    return Issue(
+        object=f"{home.object} ({header})",
+        detail=f"Responses carry {header}: {value}.",
+        evidence={"request": home.object, "value": value},
+    )
+
+
+def _dev_server(server: str) -> bool:
+    return any(d in server.lower() for d in DEV_SERVERS)
 
 
 def _issue(snap: ProbeSnapshot, home: Exchange, detail: str, header: str) -> Issue:
@@ -150,16 +169,41 @@ def referrer_policy_missing(snap: ProbeSnapshot, opts: Options) -> Iterator[Issu
 )
 def x_powered_by_header(snap: ProbeSnapshot, opts: Options) -> Iterator[Issue]:
     """X-Powered-By tells attackers which exploits to try. Express: app.disable('x-powered-by')
-    (helmet does it); Next.js: poweredByHeader: false. Low when it names a version."""
-    home = snap.first("home")
-    value = home.header("x-powered-by") if home else None
-    if home is not None and value:
-        yield Issue(
-            object=f"{home.object} (X-Powered-By)",
-            detail=f"Responses carry X-Powered-By: {value}.",
-            evidence={"request": home.object, "value": value},
-            severity=Severity.LOW if _VERSION.search(value) else None,
-        )
+    (helmet does it); Next.js: poweredByHeader: false. With a version: x_powered_by_version."""
+    home, value = _header_of_home(snap, "x-powered-by")
+    if home is not None and value and not _VERSION.search(value):
+        yield _header_issue(home, "X-Powered-By", value)
+
+
+@check(
+    "x_powered_by_version",
+    title="X-Powered-By names the framework's version",
+    category=Category.SECURITY,
+    severity=Severity.LOW,
+    surface="http",
+)
+def x_powered_by_version(snap: ProbeSnapshot, opts: Options) -> Iterator[Issue]:
+    """`X-Powered-By: PHP/8.1.2` tells attackers which known vulnerabilities apply. Remove the
+    header (Express: helmet or app.disable('x-powered-by'); Next.js: poweredByHeader: false)."""
+    home, value = _header_of_home(snap, "x-powered-by")
+    if home is not None and value and _VERSION.search(value):
+        yield _header_issue(home, "X-Powered-By", value)
+
+
+@check(
+    "server_header_product",
+    title="Server header names the product",
+    category=Category.SECURITY,
+    severity=Severity.INFO,
+    surface="http",
+)
+def server_header_product(snap: ProbeSnapshot, opts: Options) -> Iterator[Issue]:
+    """`Server: uvicorn` or `Server: nginx` names the software without a version: little to
+    an attacker, nothing to a user. With a version it is server_version_leak; a development
+    server is dev_server_in_use."""
+    home, value = _header_of_home(snap, "server")
+    if home is not None and value and not _VERSION.search(value) and not _dev_server(value):
+        yield _header_issue(home, "Server", value)
 
 
 @check(
@@ -172,13 +216,33 @@ def x_powered_by_header(snap: ProbeSnapshot, opts: Options) -> Iterator[Issue]:
 def server_version_leak(snap: ProbeSnapshot, opts: Options) -> Iterator[Issue]:
     """A `Server: nginx/1.18.0` header tells attackers which known vulnerabilities apply.
     nginx: server_tokens off; Apache: ServerTokens Prod; uvicorn: --no-server-header."""
-    home = snap.first("home")
-    value = home.header("server") if home else None
+    home, value = _header_of_home(snap, "server")
     if home is not None and value and _VERSION.search(value):
+        yield _header_issue(home, "Server", value)
+
+
+@check(
+    "sri_missing_external_script",
+    title="Scripts from other hosts without Subresource Integrity",
+    category=Category.SECURITY,
+    severity=Severity.LOW,
+    surface="http",
+)
+def sri_missing_external_script(snap: ProbeSnapshot, opts: Options) -> Iterator[Issue]:
+    """A script loaded from a CDN without an `integrity` hash runs whatever that host serves
+    tomorrow: one compromised CDN is XSS on every page. Add integrity="sha384-..." and
+    crossorigin="anonymous", or serve the file yourself. Medium when loaded over plain http."""
+    home = _home(snap)
+    if home is None:
+        return
+    own = urlsplit(home.url).netloc.lower()
+    for src in external_scripts_without_integrity(home.body, home.url, own):
         yield Issue(
-            object=f"{home.object} (Server)",
-            detail=f"Server: {value}.",
-            evidence={"request": home.object, "value": value},
+            object=f"{home.object} (script {src})",
+            detail=f"The page loads {src} without an integrity hash.",
+            evidence={"request": home.object, "script": src},
+            severity=Severity.MEDIUM if src.lower().startswith("http://") else None,
+            verify="every <script src> from another host carries integrity= and crossorigin=",
         )
 
 

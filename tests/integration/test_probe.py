@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from urllib.error import URLError
-from urllib.request import urlopen
 
 import pytest
 
@@ -23,7 +22,8 @@ LOGIN = "POST /api/login"
 ENDPOINTS = ["GET /api/items?id={id}", "GET /api/report/{id}", "POST /api/notes"]
 
 
-def serve(app: str, dsn: str) -> Iterator[str]:
+def serve(app: str, dsn: str, *extra: str) -> Iterator[str]:
+    """uvicorn serving tests.http_apps.<app> on a free loopback port; https with --ssl-*."""
     port = free_port()
     # a careful deployment also drops uvicorn's own Server header
     quiet = ["--no-server-header"] if app == "hardened" else []
@@ -40,20 +40,21 @@ def serve(app: str, dsn: str) -> Iterator[str]:
             "--log-level",
             "warning",
             *quiet,
+            *extra,
         ],
         env={**os.environ, "APP_DSN": dsn},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    url = f"http://127.0.0.1:{port}"
+    scheme = "https" if "--ssl-certfile" in extra else "http"
     try:
         for _ in range(100):
             try:
-                urlopen(url + "/", timeout=1).close()
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break
-            except (URLError, ConnectionError, OSError):
+            except OSError:
                 time.sleep(0.1)
-        yield url
+        yield f"{scheme}://127.0.0.1:{port}"
     finally:
         child.terminate()
         child.wait(timeout=10)

@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import secrets
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
 import requests
+from urllib3.exceptions import InsecureRequestWarning
 
 from prodready import __version__
 from prodready.errors import TargetError, UsageError
 from prodready.http.model import Exchange, ProbeSnapshot
 from prodready.http.redact import redact_and_name
+from prodready.http.tls import TlsFacts, read_tls
 
 USER_AGENT = f"prodready-probe/{__version__} (production-readiness check)"
 BODY_LIMIT = 64 * 1024
@@ -40,6 +43,8 @@ class ProbeOptions:
     endpoints: list[str] = field(default_factory=list)  # "GET /api/orders/{id}"
     burst: int = 15  # requests at the login endpoint to find a rate limit
     burst_seconds: float = 5.0
+    ca_file: str | None = None  # trust this CA bundle too (a staging CA)
+    http_port: int = 80  # over https: where plain http should redirect from
 
 
 # methods the probe sends only to endpoints the user names (never discovered ones)
@@ -58,6 +63,8 @@ class Prober:
         self.session.headers["User-Agent"] = USER_AGENT
         self.exchanges: list[Exchange] = []
         self.started = time.monotonic()
+        # per request: a session-wide setting would lose to REQUESTS_CA_BUNDLE
+        self.verify: bool | str = True
 
     def send(
         self, purpose: str, method: str, path: str, *, headers: dict[str, str] | None = None,
@@ -75,6 +82,7 @@ class Prober:
         try:
             response = self.session.request(
                 method, url, headers=sent, data=body, stream=True, allow_redirects=False,
+                verify=self.verify,
                 timeout=(min(self.options.request_timeout_s, left),
                          min(self.options.request_timeout_s, left)),
             )  # fmt: skip
@@ -102,6 +110,16 @@ def probe(target: str, options: ProbeOptions | None = None) -> ProbeSnapshot:
         raise UsageError(f"not an http(s) URL: {target!r}")
     prober = Prober(target, options)
     notes: list[str] = []
+    tls = None
+    if parts.scheme == "https":
+        tls = _tls(parts.hostname, parts.port or 443, options)
+        if not tls.verified:
+            # the certificate is a finding; the rest of the app is still worth probing
+            prober.verify = False
+            warnings.simplefilter("ignore", InsecureRequestWarning)
+            notes.append(f"TLS certificate not trusted ({tls.error}); probed without verifying")
+        elif options.ca_file:
+            prober.verify = options.ca_file
     home = prober.send("home", "GET", "/")
     if home.status is None:
         raise TargetError(f"cannot reach {target}: {home.error}")
@@ -112,11 +130,22 @@ def probe(target: str, options: ProbeOptions | None = None) -> ProbeSnapshot:
     except Budget as exc:
         notes.append(f"stopped early: {exc}")
     return ProbeSnapshot(target, prober.exchanges, round(time.monotonic() - prober.started, 2),
-                         login, notes)  # fmt: skip
+                         login, notes, tls=tls)  # fmt: skip
+
+
+def _tls(host: str, port: int, options: ProbeOptions) -> TlsFacts:
+    try:
+        return read_tls(host, port, options.ca_file, options.request_timeout_s)
+    except OSError as exc:  # refused, timed out, not TLS at all
+        raise TargetError(f"cannot reach {host}:{port} over TLS: {exc}") from None
 
 
 def _plan(prober: Prober, options: ProbeOptions) -> Iterator[str | None]:
     """The probe's steps in order of value; each yields a login endpoint when it finds one."""
+    if prober.target.startswith("https://"):
+        host = urlsplit(prober.target).hostname or ""
+        port = "" if options.http_port == 80 else f":{options.http_port}"
+        prober.send("tls:plain_http", "GET", f"http://{host}{port}/")
     for path in HEALTH_PATHS:
         prober.send(f"health:{path}", "GET", path)
     for path in DOC_PATHS:

@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from prodready.http.tls import TlsFacts
+
 
 @dataclass(frozen=True)
 class Exchange:
@@ -52,6 +54,7 @@ class ProbeSnapshot:
     login: str | None = None  # "POST /api/login" when one was named or found
     notes: list[str] = field(default_factory=list)
     surface: str = "http"
+    tls: TlsFacts | None = None  # over https: the certificate's verification and expiry
 
     @property
     def https(self) -> bool:

@@ -13,7 +13,12 @@ from prodready.registry import catalog, run_checks
 from prodready.report.plan import score
 
 # Judged only over HTTPS: on plain HTTP they are not the app's failure.
-HTTPS_ONLY = {"hsts_missing": "the target is plain http: HSTS applies only over https"}
+HTTPS_ONLY = {
+    "hsts_missing": "the target is plain http: HSTS applies only over https",
+    "https_redirect_missing": "the target is plain http: judged only when it serves https",
+    "tls_certificate_invalid": "the target is plain http: no certificate to check",
+    "tls_certificate_expiring": "the target is plain http: no certificate to check",
+}
 
 
 @dataclass

@@ -555,10 +555,15 @@ def load_workload(specs: list[str], conn: psycopg.Connection | None) -> list[Wor
     """Read and merge the workload sources named on the command line.
 
     A spec is `pg_stat_statements` (read through `conn`), a `.sql` file, a `.csv` csvlog,
-    or a stderr log (a name with `.log` in it, rotated files included).
+    a stderr log (a name with `.log` in it, rotated files included), or `code:PATH`.
     """
     workloads = []
     for spec in specs:
+        if spec.startswith("code:"):  # the SQL a source tree runs (`prodready scan`'s parsers)
+            from prodready.code.workload import from_code
+
+            workloads.append(from_code(Path(spec.removeprefix("code:"))))
+            continue
         if spec == PG_STAT_STATEMENTS:
             if conn is None:
                 raise UsageError("the pg_stat_statements workload needs a database connection")

@@ -21,8 +21,17 @@ EXIT_INTERNAL = 4
 # Each command group registers its commands on `app` when imported; `--help` lists them in
 # this order. A new group is one module here and one name in this tuple.
 COMMAND_GROUPS = (
-    "audit", "advise", "demo", "migrate", "rls", "probe", "backup", "serve", "load",
-)  # fmt: skip
+    "audit",
+    "advise",
+    "demo",
+    "migrate",
+    "rls",
+    "probe",
+    "backup",
+    "serve",
+    "load",
+    "scan",
+)
 for _group in COMMAND_GROUPS:
     importlib.import_module(f"prodready.cli.{_group}")
 

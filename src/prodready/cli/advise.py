@@ -28,8 +28,9 @@ def advise(
         typer.Option(
             "--workload",
             "-w",
-            help="pg_stat_statements (default), FILE.sql (with optional '-- weight: N' lines) "
-            "or a server log (FILE.log, FILE.csv); repeat to combine.",
+            help="pg_stat_statements (default), FILE.sql (with optional '-- weight: N' lines), "
+            "a server log (FILE.log, FILE.csv) or code:PATH (the SQL a repository's code "
+            "runs); repeat to combine.",
         ),
     ] = None,
     budget: Annotated[

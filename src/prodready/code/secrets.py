@@ -54,20 +54,34 @@ _DETECTORS: tuple[type[RegexBasedDetector], ...] = (
 # Keys whose leak is an account takeover rather than a quota problem.
 _CRITICAL_KINDS = frozenset({
     "AWS Access Key", "Private Key", "Stripe Access Key", "Supabase service_role key",
-    "Azure Storage Account access key", "GitHub Token", "GitLab Token",
+    "Azure Storage Account access key", "GitHub Token", "GitLab Token", "Supabase secret key",
 })  # fmt: skip
 
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{16,}")
 _OWN_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("Anthropic API key", re.compile(r"\bsk-ant-(?:api|admin)\d{2}-[A-Za-z0-9_-]{32,}")),
     ("OpenAI API key", re.compile(r"\bsk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{32,}")),
+    ("GitHub Token", re.compile(r"\bgithub_pat_[A-Za-z0-9_]{60,}")),
+    ("Supabase secret key", re.compile(r"\bsb_secret_[A-Za-z0-9_-]{20,}")),
+    ("Stripe webhook secret", re.compile(r"\bwhsec_[A-Za-z0-9]{32,}")),
+    # A signing secret assigned literally: whoever reads it can mint any session or token.
+    (
+        "JWT signing secret",
+        re.compile(
+            r"(?i)\b(?:(?:jwt|session|cookie|auth|nextauth|token)[_-]?secret(?:[_-]?key)?|"
+            r"secret[_-]?key)\b"
+            r"[\"']?\s*[:=]{1,2}\s*[\"']([^\"'\s]{16,})[\"']"
+        ),
+    ),
 )
 # Strings worth a closer look: long runs of key-ish characters (cheap pre-filter).
-_CANDIDATE = re.compile(r"[A-Za-z0-9_\-+/=]{16,}|://[^\s:@/]+:[^\s@]+@|PRIVATE KEY")
+_CANDIDATE = re.compile(r"[A-Za-z0-9_\-+/=]{16,}|://[^\s:@/]+:[^\s@]+@|PRIVATE KEY|(?i:secret)")
 # What documentation, templates and tests put where a secret would go.
 _PLACEHOLDER = re.compile(
     r"example|sample|dummy|placeholder|changeme|change-me|your[_-]|xxxx|\*\*\*|<[^>]*>|"
-    r"\$\{|\{\{|%\(|^(?:password|secret|pass|pwd|token)$",
+    r"\$\{|\{\{|%\(|^(?:password|secret|pass|pwd|token|postgres|root|admin|test|dev|mysql|user)$|"
+    r"^\{[^}]*\}$|^\$[A-Za-z_]|^%[sd]$|"  # f-string, shell and printf slots
+    r"^[spr]k_test_",  # Stripe test mode keys, whatever the variable holding them is called
     re.IGNORECASE,
 )
 
@@ -116,21 +130,33 @@ def mark(value: str) -> str:
 
 
 # (kind, pattern) from each detector's class attributes, read once
-_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (str(getattr(d, "secret_type")), pattern)  # noqa: B009  (a property on instances)
-    for d in _DETECTORS
-    for pattern in getattr(d, "denylist")  # noqa: B009
-) + _OWN_RULES
+_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    tuple(
+        (str(getattr(d, "secret_type")), pattern)  # noqa: B009  (a property on instances)
+        for d in _DETECTORS
+        for pattern in getattr(d, "denylist")  # noqa: B009
+    )
+    + _OWN_RULES
+)
 
 
 def _line_secrets(line: str) -> Iterator[tuple[str, str]]:
     for kind, pattern in _PATTERNS:
         for match in pattern.finditer(line):
-            yield kind, match.group(1) if pattern.groups else match.group(0)
+            yield kind, _value(match)
     for match in _JWT.finditer(line):
         jwt_kind = _jwt_kind(match.group(0))
         if jwt_kind is not None:
             yield jwt_kind, match.group(0)
+
+
+def _value(match: re.Match[str]) -> str:
+    """The secret in a match: its group when that holds the key (AWS secret, a URL's
+    password), the whole match when the group is only its prefix (GitHub's `ghp`)."""
+    if not match.re.groups or match.group(1) is None:
+        return match.group(0)
+    is_prefix = match.start(1) == match.start(0) and match.end(1) < match.end(0)
+    return match.group(0) if is_prefix else match.group(1)
 
 
 def _jwt_kind(token: str) -> str | None:

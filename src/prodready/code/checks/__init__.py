@@ -1,0 +1,1 @@
+"""The source scan's checks, one module per theme; each registers itself with `@code_check`."""

@@ -15,7 +15,7 @@ from prodready.db.snapshot import Limitation, Snapshot
 from prodready.errors import ProdreadyError, UsageError
 from prodready.migrate.generate import FixPlan, plan_fixes
 from prodready.pg.connection import SessionLimits, connect
-from prodready.registry import run_checks
+from prodready.registry import CheckRun, run_checks
 from prodready.report.plan import Report, build_report
 
 
@@ -166,13 +166,15 @@ def audit_app(
     probe_options: Any = None,
     load_profile: str | None = None,
     load_seconds: float | None = None,
+    repo: Path | None = None,
     config: Config | None = None,
     **database_options: Any,
 ) -> Report:
     """The whole app: the database (live or saved), the running HTTP app, or both, in one
     report. Each surface keeps its own collector and checks; the plan is one. With
     `load_profile` (smoke, average...) the app at `url` is load-tested too, against the
-    readiness targets (p95 < 500 ms, errors < 1%), and what failed joins the plan."""
+    readiness targets (p95 < 500 ms, errors < 1%), and what failed joins the plan. With
+    `repo`, the source tree is scanned (secrets, server-code hygiene) into the same plan."""
     report: Report | None = None
     if dsn is not None or snapshot_file is not None:
         _, report = audit(dsn=dsn, snapshot_file=snapshot_file, config=config, **database_options)
@@ -191,9 +193,37 @@ def audit_app(
         report = with_surface(report, run, "http", target)
         if load_profile is not None:
             report = _load_into(report, url, load_profile, load_seconds, dsn)
+    if repo is not None:
+        report = _scan_into(report, repo, config)
     if report is None:
-        raise UsageError("give --db (or DATABASE_URL), --snapshot or --url")
+        raise UsageError("give --db (or DATABASE_URL), --snapshot, --url or --repo")
     return report
+
+
+def _scan_into(report: Report | None, repo: Path, config: Config | None) -> Report:
+    """The source scan's findings as plan items: the fix joins the detail, the file and
+    line join the evidence (secrets stay redacted, as the scan keeps them)."""
+    from prodready.code.scan import scan
+    from prodready.report.plan import with_surface
+
+    result = scan(repo, config=config)
+    findings = [
+        replace(
+            f.finding,
+            detail=f"{f.finding.detail} Fix: {f.fix}",
+            evidence={**f.finding.evidence, "file": f.file, "line": f.line},
+        )
+        for f in result.run.findings
+    ]
+    run = CheckRun(findings=findings, suppressed=list(result.run.suppressed),
+                   failures=list(result.run.failures))  # fmt: skip
+    target = {
+        "root": str(repo),
+        "files_scanned": result.files_scanned,
+        "elapsed_s": round(result.elapsed_s, 3),
+        "notes": result.notes,
+    }
+    return with_surface(report, run, "repo", target)
 
 
 # What the readiness plans write down for an API under load.

@@ -168,3 +168,35 @@ def test_written_baseline_silences_known_secrets(repo: Path, tmp_path: Path) -> 
     checks = {f["check"] for f in data["findings"]}
     assert "secret_in_source" not in checks and "secret_in_frontend" not in checks
     assert "env_file_committed" in checks  # a committed .env is not a single secret
+
+
+def test_audit_repo_folds_the_scan_into_one_plan(
+    repo: Path, tmp_path: Path, report: dict[str, object]
+) -> None:
+    """`audit --repo`: the scan's findings in the audit's score, plan, JSON and SARIF (with
+    physical locations)."""
+    out = tmp_path / "report"
+    done = subprocess.run(
+        [sys.executable, "-m", "prodready", "audit", "--repo", str(repo), "--out", str(out)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    audit = json.loads((out / "report.json").read_text())
+    assert audit["target"]["repo"]["files_scanned"] == report["files_scanned"]
+    scanned = {(f["check"], f["object"]) for f in report["findings"]}  # type: ignore[union-attr]
+    assert {(f["check"], f["object"]) for f in audit["findings"]} == scanned
+    assert audit["score"]["overall"] < 10
+    plan = (out / "PLAN.md").read_text()
+    assert f"Production readiness plan: {repo}" in plan and "secret_in_frontend" in plan
+    for text in (plan, (out / "report.sarif").read_text(), json.dumps(audit)):
+        assert SERVICE not in text and LIVE not in text and "Xy7pQ2rT9wLk" not in text
+    sarif = json.loads((out / "report.sarif").read_text())
+    located = [
+        r["locations"][0]["physicalLocation"]
+        for r in sarif["runs"][0]["results"]
+        if "physicalLocation" in r["locations"][0]
+    ]
+    assert len(located) == len(EXPECTED) - 1
+    assert {"uri": "api/server.js", "uriBaseId": "SRCROOT"} in [
+        p["artifactLocation"] for p in located
+    ]

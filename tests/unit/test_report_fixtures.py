@@ -323,5 +323,5 @@ def test_every_format_renders_a_target_without_a_database() -> None:
     report = replace(sample_report(), target={})
     texts = {fmt: render(report, fmt) for fmt in FORMATS}
     assert texts["md"].startswith("# Production readiness plan: unknown\n")
-    assert "prodready · ?" in texts["terminal"]
+    assert "prodready · unknown" in texts["terminal"]
     assert all("public.orders" in text for text in texts.values())

@@ -84,6 +84,14 @@ def audit(
             "spike, soak, stress) against p95 < 500 ms and errors < 1%; loopback only.",
         ),
     ] = None,
+    repo: Annotated[
+        Path | None,
+        typer.Option(
+            "--repo",
+            help="Also scan this source tree (see `prodready scan`): secrets and server-code "
+            "hygiene join the same score and plan.",
+        ),
+    ] = None,
     rls_test: Annotated[
         bool,
         typer.Option(
@@ -93,7 +101,8 @@ def audit(
         ),
     ] = False,
 ) -> None:
-    """Audit a database (or a saved snapshot) and the running app: score, phased plan, fixes."""
+    """Audit a database (or a saved snapshot), the running app and its source: one score,
+    one phased plan, fixes. Any of --db/--snapshot, --url and --repo, alone or together."""
     from prodready.config import load_config
     from prodready.pg.connection import SessionLimits
     from prodready.pipeline import audit_app
@@ -102,8 +111,8 @@ def audit(
     threshold = _severity(fail_on)
     if db is not None and snapshot is not None:
         raise UsageError("give one of --db (or DATABASE_URL) and --snapshot, not both")
-    if db is None and snapshot is None and url is None:
-        raise UsageError("give --db (or DATABASE_URL), --snapshot, or --url")
+    if db is None and snapshot is None and url is None and repo is None:
+        raise UsageError("give --db (or DATABASE_URL), --snapshot, --url or --repo")
     if load is not None and url is None:
         raise UsageError("--load needs --url: the app to load-test")
     formats = _formats(format, list(FILE_FORMATS) if out else ["terminal"])
@@ -114,6 +123,7 @@ def audit(
             snapshot_file=snapshot,
             url=url,
             load_profile=load,
+            repo=repo,
             config=settings,
             limits=SessionLimits(statement_timeout_ms=statement_timeout),
             advise=advise,

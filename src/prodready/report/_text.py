@@ -104,3 +104,11 @@ def _format_float(value: float) -> str:
         return f"{value:,.0f}"
     text = f"{value:.2f}".rstrip("0").rstrip(".")
     return f"{value:.2g}" if text in ("0", "-0") and value else text
+
+
+def target_name(target: dict[str, Any]) -> str:
+    """What the report is about: the database, else the app's URL, else the scanned tree."""
+    db = target.get("database") or {}
+    http = target.get("http") or {}
+    repo = target.get("repo") or {}
+    return str(db.get("name") or http.get("url") or repo.get("root") or "unknown")

@@ -15,6 +15,7 @@ from prodready.report._text import (
     format_value,
     one_line,
     stats_age,
+    target_name,
     timestamp,
     visible,
     visible_sql,
@@ -118,8 +119,7 @@ def _deferred(report: Report) -> Iterator[str]:
 
 def _title(report: Report) -> Iterator[str]:
     db = report.target.get("database") or {}
-    name = db.get("name") or (report.target.get("http") or {}).get("url") or "unknown"
-    yield f"# Production readiness plan: {md_name(str(name))}"
+    yield f"# Production readiness plan: {md_name(target_name(report.target))}"
     facts = [
         f"PostgreSQL {md_text(str(db['server_version']))}" if db.get("server_version") else "",
         stats_age(report.target) or "",

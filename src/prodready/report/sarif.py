@@ -155,6 +155,13 @@ def _result(finding: Finding, reason: str | None, index: dict[str, int]) -> dict
             "verify": finding.verify,
         },
     }
+    source = finding.evidence.get("file") if isinstance(finding.evidence, dict) else None
+    if isinstance(source, str):
+        # a source-scan finding (audit --repo): a file and line code scanning can annotate
+        physical: dict[str, Any] = {"artifactLocation": {"uri": source, "uriBaseId": "SRCROOT"}}
+        if isinstance(finding.evidence.get("line"), int):
+            physical["region"] = {"startLine": finding.evidence["line"]}
+        result["locations"] = [{"physicalLocation": physical}]
     if reason is not None:
         result["suppressions"] = [{"kind": "external", "justification": reason}]
     return result

@@ -21,6 +21,7 @@ from prodready.report._text import (
     band,
     one_line,
     stats_age,
+    target_name,
     timestamp,
     visible,
 )
@@ -112,7 +113,7 @@ def _advice(report: Report) -> Iterator[RenderableType]:
 
 def _header(report: Report) -> Panel:
     db = report.target.get("database") or {}
-    title = Text.assemble("prodready · ", (visible(str(db.get("name", "?"))), "bold"))
+    title = Text.assemble("prodready · ", (visible(target_name(report.target)), "bold"))
     facts = [
         f"PostgreSQL {db['server_version']}" if db.get("server_version") else None,
         stats_age(report.target),

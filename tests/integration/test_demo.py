@@ -408,6 +408,7 @@ def test_run_demo_end_to_end_at_small_scale(tmp_path: Path) -> None:
         "audit",
         "render",
         "probe",
+        "scan",
         "isolation",
         "stop",
     }
@@ -451,6 +452,16 @@ def test_run_demo_end_to_end_at_small_scale(tmp_path: Path) -> None:
         "framework_debug_page",
         "no_rate_limit_on_login",
     } <= probe_checks
+    # and three: the source tree it ships, scanned (the frontend's service_role key, the
+    # login's console logging), its key never printed whole
+    assert result.report.target["repo"]["files_scanned"] == 4
+    assert {"secret_in_frontend", "console_logging_in_server"} <= probe_checks
+    leak = next(f for f in result.report.findings if f.check == "secret_in_frontend")
+    assert leak.object == "app/admin/supabase.ts:7" and leak.severity.label == "critical"
+    key = (tmp_path / "out" / "source" / "app" / "admin" / "supabase.ts").read_text()
+    key = key.split("'")[-2]
+    assert key.count(".") == 2 and key not in (tmp_path / "out" / "PLAN.md").read_text()
+    assert key not in (tmp_path / "out" / "report.json").read_text()
     # tenant isolation: the messages table leaks until its RLS is enabled, then nothing does
     isolation = result.isolation
     assert isolation is not None

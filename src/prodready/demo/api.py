@@ -71,8 +71,10 @@ def create_app(dsn: str) -> Starlette:
         return handle
 
     async def login(request: Request) -> Response:
-        # the careless login real apps ship: no rate limit, the raw error on bad JSON
+        # the careless login real apps ship: no rate limit, the raw error on bad JSON, and
+        # the body printed to the console
         body = await request.json()
+        print("login attempt", body)  # console logging, the request body (a password) included
         rows = pool.rows(
             "SELECT id FROM public.users WHERE email = %(email)s", {"email": body.get("email")}
         )

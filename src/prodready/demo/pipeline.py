@@ -118,6 +118,10 @@ def run_demo(
             report = steps.run(
                 "probe", "Probing the API over HTTP", lambda: _probe_into(report, api.url)
             )
+            # and its source: the API's code and a frontend folder, scanned into the same plan
+            report = steps.run(
+                "scan", "Scanning the app's source tree", lambda: _scan_into(report, out_dir)
+            )
             paths = _write(report, out_dir, dsn)
         isolation = steps.run(
             "isolation",
@@ -245,6 +249,13 @@ def _probe_into(report: Report, url: str) -> Report:
     return with_surface(report, run_checks(probed.snapshot), "http", target)
 
 
+def _scan_into(report: Report, out_dir: Path) -> Report:
+    from prodready.demo.source_tree import write_source_tree
+    from prodready.pipeline import scan_into
+
+    return scan_into(report, write_source_tree(out_dir), None)
+
+
 def _write(report: Report, out_dir: Path, dsn: str) -> list[Path]:
     paths = write_reports(report, out_dir)
     with psycopg.connect(dsn, autocommit=True) as conn:
@@ -296,6 +307,18 @@ def _summarise(console: Console, result: DemoResult, out_dir: Path) -> None:
         console.print(
             f"HTTP probe of the API: {http['requests_sent']} requests, {len(found)} findings "
             "in the report (headers, CORS, debug page, login rate limit...).",
+            markup=False,
+            highlight=False,
+        )
+    repo = result.report.target.get("repo")
+    if repo:
+        from prodready.code.registry import code_catalog
+
+        code_ids = {c.info.id for c in code_catalog()}
+        found = [f for f in result.report.findings if f.check in code_ids]
+        console.print(
+            f"Source scan of {repo['root']}: {repo['files_scanned']} files, {len(found)} findings "
+            "in the report (a service_role key in the frontend, console logging...).",
             markup=False,
             highlight=False,
         )

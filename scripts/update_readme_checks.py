@@ -6,7 +6,7 @@ import re
 import sys
 from pathlib import Path
 
-from prodready.registry import catalog
+from prodready.registry import every_check
 from prodready.report.catalog import render_catalog
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -15,7 +15,7 @@ LINT_START, LINT_END = "<!-- lint-rules:start -->", "<!-- lint-rules:end -->"
 
 
 def expected_section() -> str:
-    return f"{START}\n{render_catalog(catalog(), 'md').strip()}\n{END}"
+    return f"{START}\n{render_catalog(every_check(), 'md').strip()}\n{END}"
 
 
 def expected_lint_section() -> str:
@@ -37,7 +37,7 @@ def _replace(text: str, start: str, end: str, section: str) -> str:
 def updated(text: str) -> str:
     text = _replace(text, START, END, expected_section())
     text = _replace(text, LINT_START, LINT_END, expected_lint_section())
-    return re.sub(r"\*\*\d+ checks\*\*", f"**{len(catalog())} checks**", text)
+    return re.sub(r"\*\*\d+ checks\*\*", f"**{len(every_check())} checks**", text)
 
 
 if __name__ == "__main__":

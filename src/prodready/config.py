@@ -49,13 +49,20 @@ def _read(path: Path) -> dict[str, Any]:
         raise UsageError(f"malformed config {path}: {exc}") from None
 
 
+def _code_check(check_id: str) -> Any:
+    """A source-scan check (its own registry), so [checks.<id>] can tune or disable it too."""
+    from prodready.code.registry import code_catalog
+
+    return next((c for c in code_catalog() if c.info.id == check_id), None)
+
+
 def _parse(data: dict[str, Any], source: Path) -> Config:
     config = Config(source=source)
     checks = data.get("checks", {})
     if not isinstance(checks, dict):
         raise UsageError(f"{source}: [checks] must be a table")
     for check_id, values in checks.items():
-        registered = registry.get(check_id)
+        registered = registry.get(check_id) or _code_check(check_id)
         if registered is None:
             raise UsageError(f"{source}: unknown check {check_id!r} (see `prodready checks`)")
         if not isinstance(values, dict):

@@ -61,6 +61,13 @@ def catalog() -> list[Check]:
     return [_CATALOG[key] for key in sorted(_CATALOG)]
 
 
+def every_check() -> list[Any]:
+    """The database and HTTP checks, then the source scan's (its own registry, same CheckInfo)."""
+    from prodready.code.registry import code_catalog
+
+    return [*catalog(), *code_catalog()]
+
+
 def get(check_id: str) -> Check | None:
     _load_builtin_checks()
     return _CATALOG.get(check_id)

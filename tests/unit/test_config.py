@@ -66,3 +66,16 @@ def test_errors_are_one_clear_usage_error(tmp_path: Path, text: str, message: st
 def test_missing_explicit_file_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="cannot read config"):
         load_config(tmp_path / "absent.toml")
+
+
+def test_source_scan_checks_are_configured_like_the_others(tmp_path: Path) -> None:
+    """[checks.<id>] reaches the scan's own registry: a disabled code check does not run."""
+    from prodready.code.scan import scan
+
+    repo = tmp_path / "repo"
+    (repo / "server").mkdir(parents=True)
+    (repo / "server" / "app.py").write_text("rows = db.execute('SELECT * FROM users')\n")
+    config = load_config(write(tmp_path, "[checks.select_star]\nenabled = false\n"))
+    assert config.disabled == {"select_star"}
+    assert "select_star" not in {f.finding.check for f in scan(repo, config=config).run.findings}
+    assert "select_star" in {f.finding.check for f in scan(repo).run.findings}

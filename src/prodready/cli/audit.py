@@ -190,9 +190,9 @@ def checks(
     ] = "terminal",
 ) -> None:
     """List every check: id, category, default severity, what it means."""
-    from prodready.registry import catalog
+    from prodready.registry import every_check
     from prodready.report.catalog import render_catalog
 
     _check_format(format, ("terminal", "json", "md"))
-    text = render_catalog(catalog(), format)
+    text = render_catalog(every_check(), format)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")

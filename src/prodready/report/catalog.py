@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Sequence
+from typing import Protocol
 
 from rich import box
 from rich.console import Console
@@ -11,8 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from prodready.errors import UsageError
-from prodready.model import Category
-from prodready.registry import Check
+from prodready.model import Category, CheckInfo
 from prodready.report._text import one_line
 from prodready.report.markdown import md_text
 from prodready.report.terminal import SEVERITY_STYLE, WIDTH
@@ -21,7 +22,14 @@ CATALOG_FORMATS = ("terminal", "json", "md")
 _CATEGORY_ORDER = {c.value: n for n, c in enumerate(Category)}
 
 
-def render_catalog(checks: list[Check], fmt: str) -> str:
+class Described(Protocol):
+    """A registered check of any surface (database, HTTP, source): what the catalog shows."""
+
+    @property
+    def info(self) -> CheckInfo: ...
+
+
+def render_catalog(checks: Sequence[Described], fmt: str) -> str:
     """The catalog in `fmt`: json keeps the given order, md and terminal group by category."""
     if fmt == "json":
         payload = [c.info.to_json() for c in checks]
@@ -37,7 +45,7 @@ def render_catalog(checks: list[Check], fmt: str) -> str:
     raise UsageError(f"unknown catalog format {fmt!r} (expected one of: {expected})")
 
 
-def print_catalog(checks: list[Check], console: Console) -> None:
+def print_catalog(checks: Sequence[Described], console: Console) -> None:
     """The catalog as a rich table on `console` (colour is the caller's choice)."""
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, expand=True)
     table.add_column("check", no_wrap=True)
@@ -63,7 +71,7 @@ def first_paragraph(description: str) -> str:
     return one_line(description.strip().split("\n\n", 1)[0]) if description else ""
 
 
-def _markdown(checks: list[Check]) -> str:
+def _markdown(checks: Sequence[Described]) -> str:
     rows = [
         "| Check | Category | Severity | Title | What it means |",
         "|---|---|---|---|---|",
@@ -81,5 +89,5 @@ def _markdown(checks: list[Check]) -> str:
     return "\n".join(rows) + "\n"
 
 
-def _by_category(checks: list[Check]) -> list[Check]:
+def _by_category(checks: Sequence[Described]) -> Sequence[Described]:
     return sorted(checks, key=lambda c: (_CATEGORY_ORDER[c.info.category.value], c.info.id))

@@ -41,6 +41,7 @@ def test_advise_recommends_an_index_with_proof(shop: TestDatabase, tmp_path: Pat
     assert '"email"' in index["definition"] or "email" in index["definition"]
     assert index["benefit"]["workload_cost_after"] < index["benefit"]["workload_cost_before"] / 10
     assert advice["workload"]["statements"] == 1 and advice["whatif_calls"] > 0
+    assert advice["new_index_bytes"] == index["estimated_bytes"] > 0  # the set's price
     # advice builds nothing: the table still has only its primary key
     assert shop.query("SELECT count(*) FROM pg_indexes WHERE tablename = 'customers'") == [(1,)]
 

@@ -147,9 +147,15 @@ class AdvisorResult:
     elapsed_s: float = 0.0
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def new_index_bytes(self) -> int:
+        """The recommended set's estimated size on disk: the price of the workload gain."""
+        return sum(i.estimated_bytes for i in self.indexes)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "indexes": [i.to_json() for i in self.indexes],
+            "new_index_bytes": self.new_index_bytes,
             "drops": [d.to_json() for d in self.drops],
             "workload": {
                 "statements": self.statements,

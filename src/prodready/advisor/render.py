@@ -51,8 +51,9 @@ def summary(result: AdvisorResult) -> str:
     before, after = result.workload_cost_before, result.workload_cost_after
     text = (
         f"{result.explained} of {result.statements} statements planned, "
-        f"{len(result.skipped)} skipped; {len(result.indexes)} index(es) to create, "
-        f"{len(result.drops)} to drop"
+        f"{len(result.skipped)} skipped; {len(result.indexes)} index(es) to create"
+        + (f" ({human_bytes(result.new_index_bytes)} in all)" if result.indexes else "")
+        + f", {len(result.drops)} to drop"
     )
     if before > 0 and after < before:
         text += f"; workload cost {before:,.0f} -> {after:,.0f} ({_ratio(before, after)})"

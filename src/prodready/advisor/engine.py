@@ -456,6 +456,9 @@ class _Run:
 
     def __post_init__(self) -> None:
         self.names = _Names(self.catalog.snapshot)
+        self._index_tables = {
+            (i.schema, i.name): TableName(i.schema, i.table) for i in self.catalog.snapshot.indexes
+        }
 
     # -- today's cost --
 
@@ -702,12 +705,19 @@ class _Run:
             if stats is None or stats.rows < GIN_MIN_ROWS:
                 continue
             asking = [s for s in self.statements if s.id in ids]
-            helped = [s for s in asking if self._blocked_by_rls(s, candidate) is None]
+            usable = [s for s in asking if self._blocked_by_rls(s, candidate) is None]
+            # a statement an index already serves (existing or chosen) is left alone: an
+            # uncosted index might only lure the planner off it (a LIMIT walk turned into a
+            # bitmap scan and a sort)
+            served = [s for s in usable if self._served(s, candidate.table, final)]
+            helped = [s for s in usable if s not in served]
             could_save = GIN_EXPECTED_SAVING * sum(s.weight * final[s.id].cost for s in helped)
             floor = MIN_WORKLOAD_SHARE * self.result.workload_cost_after
             if could_save < max(self.limits.min_absolute_saving, floor):
-                if len(helped) < len(asking):
-                    self._note_rls(candidate, [s for s in asking if s not in helped])
+                if len(usable) < len(asking):
+                    self._note_rls(candidate, [s for s in asking if s not in usable])
+                elif served:
+                    self._note_served(candidate, served)
                 continue
             self._add(
                 candidate,
@@ -723,6 +733,22 @@ class _Run:
                 if candidate.search == "trigram" and not self.catalog.trgm
                 else (),
             )
+
+    def _served(
+        self, statement: _Statement, table: TableName, final: Mapping[int, PlanCost]
+    ) -> bool:
+        """Whether the statement's final plan reads `table` through an index."""
+        cost = final[statement.id]
+        if any(c.table == table for c in cost.used):
+            return True
+        return any(self._index_tables.get(name) == table for name in cost.used_existing)
+
+    def _note_served(self, candidate: Candidate, served: list[_Statement]) -> None:
+        self.result.notes.append(
+            f"not recommended: {candidate.label()}: {len(served)} statement(s) it targets "
+            "already read the table through an index, and an index the planner could not "
+            f"cost might only replace that plan ({_short(served[0].text, 60)})"
+        )
 
     def _blocked_by_rls(self, statement: _Statement, candidate: Candidate) -> str | None:
         """Why row-level security keeps the planner from using `candidate` for `statement`:

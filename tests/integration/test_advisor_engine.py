@@ -524,3 +524,37 @@ def test_a_mild_filter_bounds_the_limit_risk_by_the_rows_it_rejects(
     assert safe.used == {by_buyer} and safe.risk is not None
     assert safe.worst < 1.5 * safe.cost  # at most 2% of ~600 rows ahead of the 50 wanted
     assert risky.worst > 10 * risky.cost  # the whole index, ahead of buyer 9999's rows
+
+
+FEED = """
+CREATE TABLE feed_items (
+    id bigint PRIMARY KEY, source_id int NOT NULL, title text NOT NULL,
+    created_at timestamptz NOT NULL
+);
+-- two heavy sources (20% and 10% of the rows); 20,000 others with a handful each
+INSERT INTO feed_items
+SELECT g, CASE WHEN g % 10 < 2 THEN 1 WHEN g % 10 < 3 THEN 2 ELSE 3 + g % 20000 END,
+       'item ' || g, timestamptz '2026-01-01' - g * interval '1 minute'
+FROM generate_series(1, 200000) g;
+ANALYZE feed_items;
+"""
+
+
+def test_a_page_in_pg_stat_statements_form_is_planned_for_the_heaviest_tenant(
+    shop: TestDatabase, conn: psycopg.Connection
+) -> None:
+    """`WHERE source_id = $1 ORDER BY created_at DESC LIMIT $2 OFFSET $3` bound to the
+    median source (a handful of rows) makes (source_id) look enough, and the heavy sources'
+    pages then sort tens of thousands of rows; bound to the heaviest it gets the index
+    that serves every source's page."""
+    from prodready.advisor.params import bind
+
+    shop.run_script(FEED)
+    text = (
+        "SELECT id, title FROM feed_items WHERE source_id = $1"
+        " ORDER BY created_at DESC LIMIT $2 OFFSET $3"
+    )
+    [bound], skipped = bind([WorkloadQuery("feed", text, 1000, "pg_stat_statements")], conn)
+    assert skipped == [] and "source_id = '1'::integer" in bound.sql
+    [index] = advise(conn, [bound]).indexes
+    assert index.definition.endswith('"feed_items" ("source_id", "created_at" DESC)')

@@ -148,6 +148,8 @@ class _Analyzer:
         self.uses: list[_Use] = []
         self.params: set[int] = set()
         self.numeric: set[int] = set()  # untyped `$n` in arithmetic, CASE results, sum/avg
+        # `$n` in the WHERE of a SELECT with ORDER BY ... LIMIT: a page of one tenant's rows
+        self.paged: set[int] = set()
         self._classified: set[int] = set()  # ids of ParamRef nodes given a use already
 
     # dispatch
@@ -187,7 +189,10 @@ class _Analyzer:
             self.visit([node.larg, node.rarg], scope)
         for item in node.fromClause or ():
             self._from_item(item, scope)
+        before = len(self.uses)
         self.visit(node.whereClause, scope, True)
+        if _is_page(node):
+            self.paged.update(u.param for u in self.uses[before:])
         for part in (node.targetList, node.groupClause, node.havingClause, node.windowClause,
                      node.sortClause, node.distinctClause, node.valuesLists):  # fmt: skip
             self.visit(part, scope)
@@ -392,6 +397,21 @@ class _Analyzer:
                 if param is not None:
                     self._use(param, "tsquery", column)
                 return
+
+
+def _is_page(node: ast.SelectStmt) -> bool:
+    """One table's rows in a column order, LIMIT n: what an (equality columns, sort key)
+    index serves. Not a GROUP BY or DISTINCT, not a sort on an expression or aggregate."""
+    sources, order = node.fromClause or (), node.sortClause or ()
+    return (
+        bool(order)
+        and node.limitCount is not None
+        and not node.groupClause
+        and not node.distinctClause
+        and len(sources) == 1
+        and isinstance(sources[0], ast.RangeVar)
+        and all(isinstance(item.node, ast.ColumnRef) for item in order)
+    )
 
 
 def _number(param: ast.ParamRef) -> int:
@@ -1100,10 +1120,26 @@ def _from_column(
     if use.kind in ("gt", "lt") and _window(statement, use):
         kind = "between_lo" if use.kind == "gt" else "between_hi"
         use = _Use(use.param, kind, resolved=column)
+    where = ".".join(column)
+    if use.kind == "eq" and use.param in statement.analysis.paged and column in stats:
+        heavy = _heaviest(stats[column], ptype)
+        if heavy is not None:
+            return heavy
     picked = _from_stats(use, stats[column], ptype) if column in stats else None
     if picked is None:
-        raise _Unbindable(f"no statistics for {'.'.join(column)} (${use.param}); run ANALYZE")
-    return picked, f"{use.kind} {'.'.join(column)}"
+        raise _Unbindable(f"no statistics for {where} (${use.param}); run ANALYZE")
+    return picked, f"{use.kind} {where}"
+
+
+def _heaviest(stats: _Stats, ptype: _Type) -> tuple[_Sql, str] | None:
+    """For a page (`col = $n ORDER BY k LIMIT m`) the most common value: the heavy tenant's
+    page is where a missing (col, k) index costs a sort of all its rows, and an index that
+    serves it serves every lighter value too. The median value would hide that."""
+    if not stats.mcv or len(stats.mcf) != len(stats.mcv):
+        return None
+    share = stats.mcf[0]
+    how = f"eq, the most common value ({share:.1%} of rows): the heaviest page"
+    return _cast(sql.Literal(stats.mcv[0]), ptype), how
 
 
 def _free(number: int, ptype: _Type) -> tuple[_Sql, str]:

@@ -1,14 +1,15 @@
-"""rls-test at scale and on the planted database, next to pgrls; a policy rewrite measured.
+"""rls-test at scale and on the planted database, next to pgrls and splinter; a rewrite measured.
 
 1. A Supabase-style schema with 50 tenant tables (every fifth one planted with a leak) in a
    throwaway cluster: matrix time, attempts per second, rows changed, leaks found.
 2. The planted database of tests/integration/test_rls_attack.py (eleven kinds of leak and
    a correct twin): which planted tables rls-test and prodready's static checks flag, and
-   which pgrls flags (`pgrls lint --format json`, when the pgrls command is given).
+   which pgrls flags (`pgrls lint --format json`, when the pgrls command is given) and
+   which Supabase's splinter lints flag (its splinter.sql, when the file is given).
 3. On a 1M-row table: `SELECT count(*)` as a signed-in user under `user_id = auth.uid()`
    and under `user_id = (SELECT auth.uid())`, EXPLAIN ANALYZE medians.
 
-    .venv/bin/python -m bench.rls_matrix [--pgrls PATH] [--rows 1000000]
+    .venv/bin/python -m bench.rls_matrix [--pgrls PATH] [--splinter splinter.sql] [--rows N]
 """
 
 from __future__ import annotations
@@ -90,7 +91,9 @@ def scale_run(cluster: LocalCluster) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def planted_run(cluster: LocalCluster, pgrls: str | None) -> dict[str, Any]:
+def planted_run(
+    cluster: LocalCluster, pgrls: str | None, splinter: Path | None = None
+) -> dict[str, Any]:
     dsn = fresh(cluster, "rls_planted")
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(PLANTED)
@@ -117,10 +120,32 @@ def planted_run(cluster: LocalCluster, pgrls: str | None) -> dict[str, Any]:
              "leaky,twin", "--format", "json"], capture_output=True, text=True, timeout=300,
         )  # fmt: skip
         row["pgrls"] = _pgrls_tables(done.stdout) if done.stdout.strip() else done.stderr[-500:]
+    if splinter is not None:
+        row["splinter"] = _splinter_tables(dsn, splinter.read_text(), "leaky,twin")
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("DROP OWNED BY bench_owner")
         conn.execute("DROP ROLE bench_owner")
     return row
+
+
+def _splinter_tables(dsn: str, query: str, schemas: str) -> dict[str, list[str]]:
+    """splinter.sql (Supabase's lints, one query) as object -> lint names. It judges the
+    schemas PostgREST exposes, read from pgrst.db_schemas: set to the planted ones."""
+    found: dict[str, list[str]] = {}
+    with psycopg.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute("SELECT set_config('pgrst.db_schemas', %s, true)", (schemas,))
+        cur.execute(query)  # `set local search_path = ''`, then the lints' union
+        while cur.description is None or "name" not in [c.name for c in cur.description]:
+            if not cur.nextset():
+                return found
+        names = [c.name for c in cur.description]
+        for values in cur.fetchall():
+            lint = dict(zip(names, values, strict=True))
+            meta = lint.get("metadata") or {}
+            where = f"{meta.get('schema', '?')}.{meta.get('name', '?')}"
+            found.setdefault(where, []).append(str(lint["name"]))
+        conn.rollback()
+    return {k: sorted(set(v)) for k, v in sorted(found.items())}
 
 
 def _pgrls_tables(text: str) -> dict[str, list[str]]:
@@ -169,14 +194,27 @@ def rewrite_run(cluster: LocalCluster, rows: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pgrls", help="the pgrls command, to compare on the planted database")
+    parser.add_argument(
+        "--splinter", type=Path, help="splinter.sql (github.com/supabase/splinter), to compare"
+    )
     parser.add_argument("--rows", type=int, default=1_000_000)
     args = parser.parse_args()
     with LocalCluster() as cluster:
-        out = {"scale": scale_run(cluster), "planted": planted_run(cluster, args.pgrls),
-               "rewrite": rewrite_run(cluster, args.rows)}  # fmt: skip
+        out = {
+            "scale": scale_run(cluster),
+            "planted": planted_run(cluster, args.pgrls, args.splinter),
+            "rewrite": rewrite_run(cluster, args.rows),
+        }
     RESULTS.write_text(json.dumps(out, indent=2) + "\n")
     SUMMARY.write_text(summary(out))
     print(SUMMARY.read_text())
+
+
+# splinter lints about speed, not exposure: left out when counting what it catches
+SPLINTER_PERFORMANCE = {
+    "unindexed_foreign_keys", "auth_rls_initplan", "unused_index", "duplicate_index",
+    "no_primary_key", "multiple_permissive_policies", "table_bloat",
+}  # fmt: skip
 
 
 def summary(out: dict[str, Any]) -> str:
@@ -194,18 +232,29 @@ def summary(out: dict[str, Any]) -> str:
         f"{len(p['rls_test'])} leaks, rows changed {p['rows_changed']}.",
     ]
     if isinstance(p.get("pgrls"), dict):
-        lines += ["", "| planted table | rls-test (attack) | prodready static | pgrls rules |",
-                  "|---|---|---|---|"]  # fmt: skip
+        lines += ["", "| planted table | rls-test (attack) | prodready static | pgrls rules "
+                  "| splinter lints |", "|---|---|---|---|---|"]  # fmt: skip
         names = sorted({t for t in (*p["rls_test"], *p["static"])} | {
             k.rsplit(".", 1)[0] if k.count(".") > 1 else k for k in p["pgrls"]
         })  # fmt: skip
         for name in names:
             rules = sorted({r.split()[0] for k, v in p["pgrls"].items()
                             if k == name or k.startswith(name + ".") for r in v})  # fmt: skip
+            lints = (p.get("splinter") or {}).get(name, [])
             lines.append(
                 f"| {name} | {'leak' if name in p['rls_test'] else '-'} | "
-                f"{'flagged' if name in p['static'] else '-'} | {', '.join(rules) or '-'} |"
+                f"{'flagged' if name in p['static'] else '-'} | {', '.join(rules) or '-'} | "
+                f"{', '.join(lints) or '-'} |"
             )
+    if isinstance(p.get("splinter"), dict):
+        security = {t: set(v) - SPLINTER_PERFORMANCE for t, v in p["splinter"].items()}
+        caught = [t for t in p["rls_test"] if security.get(t)]
+        twin = [t for t, lints in security.items() if t.startswith("twin.") and lints]
+        lines += [
+            "",
+            f"- splinter's security lints flag {len(caught)} of the {len(p['rls_test'])} "
+            f"proven leaks and {len(twin)} correct-twin objects.",
+        ]
     lines.append("")
     lines.append(
         f"- Policy rewrite on {r['rows']:,} rows, `SELECT count(*)` as a signed-in user: "

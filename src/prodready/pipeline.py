@@ -194,13 +194,13 @@ def audit_app(
         if load_profile is not None:
             report = _load_into(report, url, load_profile, load_seconds, dsn)
     if repo is not None:
-        report = _scan_into(report, repo, config)
+        report = scan_into(report, repo, config)
     if report is None:
         raise UsageError("give --db (or DATABASE_URL), --snapshot, --url or --repo")
     return report
 
 
-def _scan_into(report: Report | None, repo: Path, config: Config | None) -> Report:
+def scan_into(report: Report | None, repo: Path, config: Config | None) -> Report:
     """The source scan's findings as plan items: the fix joins the detail, the file and
     line join the evidence (secrets stay redacted, as the scan keeps them)."""
     from prodready.code.scan import scan

@@ -3,12 +3,12 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint format bench system-deps clean
+.PHONY: demo test lint format bench system-deps node-deps clean
 
 demo: system-deps $(VENV)/.installed
 	$(BIN)/prodready demo
 
-test: system-deps $(VENV)/.installed
+test: system-deps node-deps $(VENV)/.installed
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/pytest -q
@@ -27,6 +27,9 @@ bench: system-deps $(VENV)/.installed
 
 system-deps:
 	@scripts/install-system-deps.sh
+
+node-deps:
+	@scripts/install-node-deps.sh
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

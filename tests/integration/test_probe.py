@@ -56,7 +56,16 @@ def serve(app: str, dsn: str, *extra: str) -> Iterator[str]:
                 time.sleep(0.1)
         yield f"{scheme}://127.0.0.1:{port}"
     finally:
-        child.terminate()
+        stop(child)
+
+
+def stop(child: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, and SIGKILL if a graceful shutdown still waits on a client after 10 s."""
+    child.terminate()
+    try:
+        child.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        child.kill()
         child.wait(timeout=10)
 
 
@@ -215,3 +224,16 @@ def test_audit_url_with_a_load_profile_adds_the_load_results(careless_url: str) 
         timeout=60,
     )
     assert done.returncode == 2 and "--load needs --url" in done.stderr
+
+
+def test_cli_on_a_malformed_port_is_one_line_and_exit_2() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "prodready", "probe", "http://127.0.0.1:99999/"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "prodready: error: not a valid port in 'http://127.0.0.1:99999/'"
+    ]

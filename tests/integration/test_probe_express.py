@@ -19,6 +19,7 @@ from prodready.http.collect import ProbeOptions
 from prodready.http.framework import detect
 from prodready.http.pipeline import ProbeResult, run_probe
 from prodready.pg.cluster import free_port
+from tests.integration.test_probe import stop
 
 APPS = Path(__file__).resolve().parents[1] / "http_apps" / "express"
 pytestmark = pytest.mark.skipif(
@@ -47,8 +48,7 @@ def serve(app: str, env: dict[str, str]) -> Iterator[str]:
                 time.sleep(0.1)
         yield f"http://127.0.0.1:{port}"
     finally:
-        child.terminate()
-        child.wait(timeout=10)
+        stop(child)
 
 
 @pytest.fixture(scope="module")

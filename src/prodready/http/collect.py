@@ -108,11 +108,24 @@ def probe(target: str, options: ProbeOptions | None = None) -> ProbeSnapshot:
     parts = urlsplit(target)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(f"not an http(s) URL: {target!r}")
+    try:
+        port = parts.port
+    except ValueError:
+        raise UsageError(f"not a valid port in {target!r}") from None
     prober = Prober(target, options)
+    try:
+        return _run(prober, target, parts.scheme, parts.hostname, port, options)
+    finally:
+        prober.session.close()  # no keep-alive connection left open on the app
+
+
+def _run(
+    prober: Prober, target: str, scheme: str, host: str, port: int | None, options: ProbeOptions
+) -> ProbeSnapshot:
     notes: list[str] = []
     tls = None
-    if parts.scheme == "https":
-        tls = _tls(parts.hostname, parts.port or 443, options)
+    if scheme == "https":
+        tls = _tls(host, port or 443, options)
         if not tls.verified:
             # the certificate is a finding; the rest of the app is still worth probing
             prober.verify = False

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
 import tree_sitter as ts
 
 from prodready.code import sqltext
-from prodready.code.snapshot import EnvRead, Flag, LogCall, QueryCall, SqlText
+from prodready.code.snapshot import EnvRead, Flag, LogCall, ParsedFacts, QueryCall, SqlText
 
 _QUERY = """
 (call_expression) @call
@@ -71,19 +70,6 @@ STAR_SELECT = ".select('*')"  # supabase-js: every column, like SELECT *
 _CONSTANT = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
 
-@dataclass
-class JsFacts:
-    parsed: bool = True
-    imports: list[str] = field(default_factory=list)
-    logs: list[LogCall] = field(default_factory=list)
-    queries: list[QueryCall] = field(default_factory=list)
-    sql_texts: list[SqlText] = field(default_factory=list)
-    env_reads: list[EnvRead] = field(default_factory=list)
-    env_validation: list[Flag] = field(default_factory=list)
-    cors_wildcard_credentials: list[Flag] = field(default_factory=list)
-    stack_responses: list[Flag] = field(default_factory=list)
-
-
 @cache
 def _parser(language: str) -> tuple[ts.Parser, ts.Query]:
     if language == "javascript":
@@ -98,12 +84,12 @@ def _parser(language: str) -> tuple[ts.Parser, ts.Query]:
     return ts.Parser(lang), ts.Query(lang, _QUERY)
 
 
-def js_facts(text: str, language: str) -> JsFacts:
+def js_facts(text: str, language: str) -> ParsedFacts:
     """Everything the checks need from one JS/TS file."""
     parser, query = _parser(language)
     tree = parser.parse(text.encode("utf-8"))
     found = ts.QueryCursor(query).captures(tree.root_node)
-    facts = JsFacts(parsed=not tree.root_node.has_error)
+    facts = ParsedFacts(parsed=not tree.root_node.has_error)
     decls = _declarations(found.get("decl", []) + found.get("assign", []), found.get("append", []))
     for node in found.get("import", []):
         facts.imports.append(_string_value(node))
@@ -126,7 +112,9 @@ def js_facts(text: str, language: str) -> JsFacts:
 # -- calls --
 
 
-def _call(node: ts.Node, decls: Decls, facts: JsFacts, headers: dict[str, tuple[int, str]]) -> None:
+def _call(
+    node: ts.Node, decls: Decls, facts: ParsedFacts, headers: dict[str, tuple[int, str]]
+) -> None:
     fn = node.child_by_field_name("function")
     args = node.child_by_field_name("arguments")
     if fn is None or args is None:
@@ -299,7 +287,7 @@ def _loop_of(node: ts.Node) -> str | None:
 # -- env, cors, stacks --
 
 
-def _env_reads(found: dict[str, list[ts.Node]], facts: JsFacts) -> None:
+def _env_reads(found: dict[str, list[ts.Node]], facts: ParsedFacts) -> None:
     for node in found.get("member", []):
         obj = node.child_by_field_name("object")
         if obj is not None and _text(obj) in ENV_OBJECTS:
@@ -333,7 +321,7 @@ def _validates_env(root: str | None, last: str, args: ts.Node) -> bool:
     )
 
 
-def _cors_options(options: ts.Node, facts: JsFacts) -> None:
+def _cors_options(options: ts.Node, facts: ParsedFacts) -> None:
     values = {}
     for pair in options.named_children:
         if pair.type == "pair":
@@ -360,7 +348,7 @@ def _header_call(args: ts.Node, headers: dict[str, tuple[int, str]]) -> None:
         headers[name] = (_line(parts[0]), value)
 
 
-def _header_cors(headers: dict[str, tuple[int, str]], facts: JsFacts) -> None:
+def _header_cors(headers: dict[str, tuple[int, str]], facts: ParsedFacts) -> None:
     origin, credentials = (
         headers.get("access-control-allow-origin"),
         headers.get("access-control-allow-credentials"),

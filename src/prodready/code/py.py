@@ -11,10 +11,9 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from prodready.code import sqltext
-from prodready.code.snapshot import EnvRead, Flag, LogCall, QueryCall, SqlText
+from prodready.code.snapshot import EnvRead, Flag, LogCall, ParsedFacts, QueryCall, SqlText
 
 # A name anywhere in the receiver chain that says "this talks to the database".
 DB_NAMES = frozenset({
@@ -50,24 +49,11 @@ _DEV_GUARD = re.compile(r"DEBUG|development|is_dev", re.IGNORECASE)
 _CONSTANT = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
 
-@dataclass
-class PyFacts:
-    parsed: bool = True
-    imports: list[str] = field(default_factory=list)
-    logs: list[LogCall] = field(default_factory=list)
-    queries: list[QueryCall] = field(default_factory=list)
-    sql_texts: list[SqlText] = field(default_factory=list)
-    env_reads: list[EnvRead] = field(default_factory=list)
-    env_validation: list[Flag] = field(default_factory=list)
-    cors_wildcard_credentials: list[Flag] = field(default_factory=list)
-    stack_responses: list[Flag] = field(default_factory=list)
-
-
-def py_facts(text: str) -> PyFacts:
+def py_facts(text: str) -> ParsedFacts:
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError):
-        return PyFacts(parsed=False)
+        return ParsedFacts(parsed=False)
     visitor = _Visitor(look_for_sql=bool(sqltext.MAYBE_SQL.search(text)))
     visitor.visit(tree)
     visitor.finish()
@@ -76,7 +62,7 @@ def py_facts(text: str) -> PyFacts:
 
 class _Visitor(ast.NodeVisitor):
     def __init__(self, look_for_sql: bool) -> None:
-        self.facts = PyFacts()
+        self.facts = ParsedFacts()
         self.look_for_sql = look_for_sql
         self.loops: list[str] = []
         self.guards = 0  # depth of `if DEBUG:`-style blocks

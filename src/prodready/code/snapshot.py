@@ -68,6 +68,21 @@ class Flag:
     note: str
 
 
+@dataclass
+class ParsedFacts:
+    """What a language parser (js.py, py.py) reads from one file; SourceFile carries it."""
+
+    parsed: bool = True
+    imports: list[str] = field(default_factory=list)
+    logs: list[LogCall] = field(default_factory=list)
+    queries: list[QueryCall] = field(default_factory=list)
+    sql_texts: list[SqlText] = field(default_factory=list)
+    env_reads: list[EnvRead] = field(default_factory=list)
+    env_validation: list[Flag] = field(default_factory=list)
+    cors_wildcard_credentials: list[Flag] = field(default_factory=list)
+    stack_responses: list[Flag] = field(default_factory=list)
+
+
 @dataclass(frozen=True)
 class SourceFile:
     path: str

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -27,26 +28,28 @@ def serve(app: str, dsn: str, *extra: str) -> Iterator[str]:
     port = free_port()
     # a careful deployment also drops uvicorn's own Server header
     quiet = ["--no-server-header"] if app == "hardened" else []
+    argv = [sys.executable, "-m", "uvicorn", f"tests.http_apps.{app}:app", "--host",
+            "127.0.0.1", "--port", str(port), "--log-level", "warning", *quiet, *extra]  # fmt: skip
+    scheme = "https" if "--ssl-certfile" in extra else "http"
+    yield from run_server(argv, port, {"APP_DSN": dsn}, scheme=scheme)
+
+
+def run_server(
+    argv: list[str],
+    port: int,
+    env: dict[str, str],
+    *,
+    cwd: Path | None = None,
+    scheme: str = "http",
+) -> Iterator[str]:
+    """Start a server process, wait until `port` accepts connections, yield its URL, stop it."""
     child = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            f"tests.http_apps.{app}:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            *quiet,
-            *extra,
-        ],
-        env={**os.environ, "APP_DSN": dsn},
+        argv,
+        cwd=cwd,
+        env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    scheme = "https" if "--ssl-certfile" in extra else "http"
     try:
         for _ in range(100):
             try:
@@ -67,6 +70,13 @@ def stop(child: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         child.kill()
         child.wait(timeout=10)
+
+
+def assert_careless_only(careless: ProbeResult, hardened: ProbeResult, check: str) -> None:
+    """`check` flags the careless app, and the hardened one passes it."""
+    assert check in {f.check for f in careless.findings}
+    assert check not in {f.check for f in hardened.findings}
+    assert check in hardened.passed
 
 
 @pytest.fixture(scope="module")
@@ -111,9 +121,7 @@ CARELESS_ONLY = [
 def test_check_fires_on_the_careless_app_and_not_on_the_hardened_one(
     careless: ProbeResult, hardened: ProbeResult, check: str
 ) -> None:
-    assert check in {f.check for f in careless.findings}
-    assert check not in {f.check for f in hardened.findings}
-    assert check in hardened.passed
+    assert_careless_only(careless, hardened, check)
 
 
 def test_budget_and_politeness(careless: ProbeResult, hardened: ProbeResult) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from prodready.http.model import Exchange, ProbeSnapshot
-from prodready.http.redact import redact, redact_and_name
+from prodready.http.redact import redact_and_name
 from prodready.model import Finding, Severity
 from prodready.registry import run_checks
 
@@ -188,7 +188,7 @@ def test_rate_limit_headers_and_health_and_docs() -> None:
 
 
 def test_redaction_keeps_secrets_out() -> None:
-    text = redact(
+    text, _ = redact_and_name(
         'conn postgres://app:S3cretPass@db/app token="abcd1234efgh" '
         "jwt eyJhbGciOi.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
     )

@@ -161,7 +161,7 @@ def _value(match: re.Match[str]) -> str:
 
 def _jwt_kind(token: str) -> str | None:
     """Supabase's `anon` key is public by design; its `service_role` key bypasses RLS."""
-    payload = _jwt_payload(token)
+    payload = jwt_payload(token)
     if payload is None:
         return None
     role = payload.get("role")
@@ -172,7 +172,8 @@ def _jwt_kind(token: str) -> str | None:
     return "JSON Web Token"
 
 
-def _jwt_payload(token: str) -> dict[str, Any] | None:
+def jwt_payload(token: str) -> dict[str, Any] | None:
+    """The claims of a `header.payload.signature` token, or None when they do not decode."""
     part = token.split(".")[1]
     try:
         data = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))

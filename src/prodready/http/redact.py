@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import re
+
+from prodready.code.secrets import jwt_payload
 
 _URL_PASSWORD = re.compile(r"(\w+://[^:/\s@]+:)([^@\s]+)(@)")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{6,}")
@@ -17,11 +17,6 @@ _ASSIGNED = re.compile(
 _PRIVATE_KEY = re.compile(
     r"-----BEGIN [A-Z ]*PRIVATE KEY-----[^-]*(?:-----END [A-Z ]*PRIVATE KEY-----)?"
 )
-
-
-def redact(text: str) -> str:
-    """The text with each secret cut to its first four characters."""
-    return redact_and_name(text)[0]
 
 
 def redact_and_name(text: str) -> tuple[str, tuple[str, ...]]:
@@ -46,9 +41,4 @@ def redact_and_name(text: str) -> tuple[str, tuple[str, ...]]:
 
 def _public_jwt(token: str) -> bool:
     """A Supabase anon key is public by design (it ships in every frontend)."""
-    try:
-        payload = token.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (ValueError, IndexError):
-        return False
-    return isinstance(claims, dict) and claims.get("role") == "anon"
+    return (jwt_payload(token) or {}).get("role") == "anon"

@@ -351,6 +351,21 @@ def _burst(snap: ProbeSnapshot, kind: str = "login") -> list[Exchange]:
     return [e for e in snap.by_purpose(f"ratelimit:{kind}:") if e.status]
 
 
+def _unlimited(snap: ProbeSnapshot, burst: list[Exchange], endpoint: str, what: str) -> Issue:
+    """A burst that met no 429: how many were sent, what came back, the framework's fix."""
+    fix = fix_for(snap, "rate_limit")
+    return Issue(
+        object=f"{endpoint} (rate limit)",
+        detail=f"{len(burst)} {what} in a row were all answered "
+        f"({', '.join(sorted({str(e.status) for e in burst}))}), none with 429. Fix: {fix}.",
+        evidence={
+            "requests": len(burst),
+            "statuses": sorted({e.status for e in burst}),
+            "fix": fix,
+        },
+    )
+
+
 @check(
     "no_rate_limit_on_login",
     title="Login has no rate limit",
@@ -364,18 +379,7 @@ def no_rate_limit_on_login(snap: ProbeSnapshot, opts: Options) -> Iterator[Issue
     a made-up account; no 429 means no limit at that rate."""
     burst = _burst(snap)
     if burst and not any(e.status == 429 for e in burst):
-        fix = fix_for(snap, "rate_limit")
-        yield Issue(
-            object=f"{snap.login} (rate limit)",
-            detail=f"{len(burst)} login attempts in a row were all answered "
-            f"({', '.join(sorted({str(e.status) for e in burst}))}), none with 429. "
-            f"Fix: {fix}.",
-            evidence={
-                "requests": len(burst),
-                "statuses": sorted({e.status for e in burst}),
-                "fix": fix,
-            },
-        )
+        yield _unlimited(snap, burst, str(snap.login), "login attempts")
 
 
 @check(
@@ -391,18 +395,7 @@ def no_rate_limit_on_writes(snap: ProbeSnapshot, opts: Options) -> Iterator[Issu
     --endpoint 'POST /path': a short burst with an empty JSON body, no 429 means no limit."""
     burst = _burst(snap, "write")
     if burst and not any(e.status == 429 for e in burst):
-        fix = fix_for(snap, "rate_limit")
-        yield Issue(
-            object=f"{burst[0].object} (rate limit)",
-            detail=f"{len(burst)} writes in a row were all answered "
-            f"({', '.join(sorted({str(e.status) for e in burst}))}), none with 429. "
-            f"Fix: {fix}.",
-            evidence={
-                "requests": len(burst),
-                "statuses": sorted({e.status for e in burst}),
-                "fix": fix,
-            },
-        )
+        yield _unlimited(snap, burst, burst[0].object, "writes")
 
 
 @check(

@@ -257,10 +257,9 @@ def dev_server_in_use(snap: ProbeSnapshot, opts: Options) -> Iterator[Issue]:
     """Django's runserver, Werkzeug, WEBrick and `next dev` are built for a laptop: one
     process, no hardening, debug features on. Run gunicorn/uvicorn workers, puma, or
     `next start` behind a reverse proxy."""
-    home = snap.first("home")
-    server = (home.header("server") or "").lower() if home else ""
-    found = next((d for d in DEV_SERVERS if d in server), None)
-    if home is not None and found:
+    home, value = _header_of_home(snap, "server")
+    server = (value or "").lower()
+    if home is not None and _dev_server(server):
         yield Issue(
             object=f"{home.object} (Server)",
             detail=f"The app answers from {server}.",

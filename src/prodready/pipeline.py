@@ -179,18 +179,7 @@ def audit_app(
     if dsn is not None or snapshot_file is not None:
         _, report = audit(dsn=dsn, snapshot_file=snapshot_file, config=config, **database_options)
     if url is not None:
-        from prodready.http.pipeline import run_probe
-        from prodready.report.plan import with_surface
-
-        probed = run_probe(url, probe_options)
-        run = run_checks(probed.snapshot, config)
-        target = {
-            "url": url,
-            "requests_sent": len(probed.snapshot.exchanges),
-            "elapsed_s": probed.snapshot.elapsed_s,
-            "not_applicable": probed.not_applicable,
-        }
-        report = with_surface(report, run, "http", target)
+        report = probe_into(report, url, probe_options, config)
         if load_profile is not None:
             report = _load_into(report, url, load_profile, load_seconds, dsn)
     if repo is not None:
@@ -198,6 +187,23 @@ def audit_app(
     if report is None:
         raise UsageError("give --db (or DATABASE_URL), --snapshot, --url or --repo")
     return report
+
+
+def probe_into(
+    report: Report | None, url: str, options: Any, config: Config | None = None
+) -> Report:
+    """The running app probed over HTTP (bounded), its findings folded into the report."""
+    from prodready.http.pipeline import run_probe
+    from prodready.report.plan import with_surface
+
+    probed = run_probe(url, options)
+    target = {
+        "url": url,
+        "requests_sent": len(probed.snapshot.exchanges),
+        "elapsed_s": probed.snapshot.elapsed_s,
+        "not_applicable": probed.not_applicable,
+    }
+    return with_surface(report, run_checks(probed.snapshot, config), "http", target)
 
 
 def scan_into(report: Report | None, repo: Path, config: Config | None) -> Report:

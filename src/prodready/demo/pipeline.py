@@ -235,18 +235,11 @@ PROBED_ENDPOINTS = ["GET /products/{id}", "GET /orders/{id}/items", "GET /users/
 def _probe_into(report: Report, url: str) -> Report:
     """The API probed (bounded, loopback) and its findings folded into the report."""
     from prodready.http.collect import ProbeOptions
-    from prodready.http.pipeline import run_probe
-    from prodready.registry import run_checks
-    from prodready.report.plan import with_surface
+    from prodready.pipeline import probe_into
 
-    options = ProbeOptions(login="POST /api/login", endpoints=PROBED_ENDPOINTS)
-    probed = run_probe(url, options)
-    target = {
-        "url": url,
-        "requests_sent": len(probed.snapshot.exchanges),
-        "elapsed_s": probed.snapshot.elapsed_s,
-    }
-    return with_surface(report, run_checks(probed.snapshot), "http", target)
+    return probe_into(
+        report, url, ProbeOptions(login="POST /api/login", endpoints=PROBED_ENDPOINTS)
+    )
 
 
 def _scan_into(report: Report, out_dir: Path) -> Report:

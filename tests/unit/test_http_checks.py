@@ -132,6 +132,17 @@ def test_null_origin_with_credentials() -> None:
     )
 
 
+def test_express_error_page_is_a_debug_page_only_with_its_stack() -> None:
+    page = (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        "<title>Error</title>\n</head>\n<body>\n<pre>{}</pre>\n</body>\n</html>\n"
+    )
+    stack = "Error: boom<br> &nbsp; &nbsp;at /srv/app/server.js:26:31<br> &nbsp; &nbsp;at next"
+    assert found("framework_debug_page", ex("error:id_invalid", 500, body=page.format(stack)))
+    not_found = page.format("Cannot GET /prodready-probe-1a2b")  # Express's ordinary 404
+    assert not found("framework_debug_page", ex("error:unknown_route", 404, body=not_found))
+
+
 @pytest.mark.parametrize(
     ("check", "bad", "good"),
     [

@@ -18,7 +18,10 @@ STACK_TRACE = re.compile(
 DEBUG_PAGE = re.compile(
     r"Werkzeug Debugger|<title>Starlette Debugger</title>|You're seeing this error because you "
     r"have <code>DEBUG = True|Django Version:|Action Controller: Exception caught"
-    r"|Whoops! There was an error|<title>Error</title>\s*</head>\s*<body>\s*<pre>",
+    r"|Whoops! There was an error"
+    # Express's error page outside production: a <pre> with the stack. The same page without
+    # a stack is Express's ordinary 404 ("Cannot GET /x"), which every Express app sends.
+    r"|<title>Error</title>\s*</head>\s*<body>\s*<pre>[^<]*<br>(?:\s|&nbsp;)*at ",
     re.IGNORECASE,
 )
 DB_ERROR = re.compile(

@@ -80,6 +80,9 @@ def test_git_work_tree_honours_gitignore_and_knows_what_is_tracked(tmp_path: Pat
     assert listing.git
     assert {f.path: f.tracked for f in listing.files} == {
         ".gitignore": True, "tracked.js": True, "new.js": False}  # fmt: skip
+    # a directory the repository ignores, named on purpose (the demo's report folder): walked
+    inside = walk(tmp_path / "ignored")
+    assert not inside.git and [f.path for f in inside.files] == ["a.js"]
 
 
 def test_plain_directory_honours_root_gitignore(tmp_path: Path) -> None:

@@ -131,6 +131,14 @@ def _git_files(root: Path) -> tuple[list[str], set[str]] | None:
         )  # fmt: skip
         if inside.returncode != 0 or inside.stdout.strip() != "true":
             return None
+        # a directory its repository ignores (a build output, a report folder) was named on
+        # purpose: git would list nothing there, so walk it instead
+        ignored = subprocess.run(
+            ["git", "-C", str(root), "check-ignore", "-q", "."],
+            capture_output=True, timeout=30, check=False,
+        )  # fmt: skip
+        if ignored.returncode == 0:
+            return None
         listed = _ls_files(root, "-co", "--exclude-standard")
         tracked = _ls_files(root, "-c")
     except (OSError, subprocess.SubprocessError):

@@ -8,7 +8,7 @@ import time
 import psycopg
 import pytest
 
-from prodready.db.collect import collect
+from prodready.db.collect import collect, collect_from
 from prodready.pg.connection import SessionLimits, connect
 from tests.conftest import TestDatabase
 
@@ -113,3 +113,31 @@ def test_user_connection_options_are_kept_alongside_read_only(db: TestDatabase) 
     with connect(dsn) as conn:
         assert conn.execute("SHOW search_path").fetchone() == ("pg_catalog",)
         assert conn.execute("SHOW default_transaction_read_only").fetchone() == ("on",)
+
+
+def test_side_session_reads_what_one_session_reads(many_tables: TestDatabase) -> None:
+    """Indexes and sizes from the second session (in the exported snapshot) are exactly what
+    a single session reads."""
+    with connect(many_tables.dsn, apply_limits=False) as conn:
+        alone = collect_from(conn)
+    shared = collect(many_tables.dsn)
+    assert shared.limitations == alone.limitations == []
+    assert shared.indexes == alone.indexes and len(shared.indexes) >= 300
+    assert shared.tables == alone.tables and all(t.total_bytes for t in shared.tables)
+    assert shared.sequences == alone.sequences and len(shared.sequences) >= 150
+
+
+def test_side_session_refused_falls_back_to_one_session(many_tables: TestDatabase) -> None:
+    """A role allowed one connection still gets a complete snapshot, read in turn."""
+    many_tables.execute(
+        "CREATE ROLE one_conn LOGIN PASSWORD 'pw-one' CONNECTION LIMIT 1 IN ROLE pg_monitor;"
+        "GRANT SELECT ON ALL TABLES IN SCHEMA public TO one_conn;"
+        "GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO one_conn"
+    )
+    snap = collect(many_tables.dsn_as("one_conn", "pw-one"))
+    side = snap.limited("side_session")
+    assert side is not None and "too many connections" in side.reason
+    assert "pw-one" not in side.reason
+    assert len(snap.indexes) >= 300 and all(i.size_bytes for i in snap.indexes)
+    assert all(t.total_bytes for t in snap.tables if t.name.startswith("t"))
+    assert snap.sequences and all(s.last_value is not None for s in snap.sequences)

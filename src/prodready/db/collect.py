@@ -3,13 +3,16 @@
 Catalog reads run in a single REPEATABLE READ, READ ONLY transaction so every section
 sees the same moment; optional sections run inside savepoints and, when they fail
 (missing extension, missing privilege), become a Limitation instead of an error.
-Nothing here takes a lock stronger than AccessShareLock.
+Nothing here takes a lock stronger than AccessShareLock. Relation sizes and sequence
+values are not part of any snapshot (they are file lengths and non-transactional
+counters), so `collect` reads them on a second session while the catalog is read.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Any
@@ -42,7 +45,7 @@ def collect(
     """Connect read-only to `dsn` and return its snapshot."""
     limits = limits or SessionLimits()
     with connect(dsn, read_only=True, limits=limits, apply_limits=False) as conn:
-        return collect_from(conn, limits=limits, progress=progress)
+        return collect_from(conn, limits=limits, progress=progress, side_dsn=dsn)
 
 
 def collect_from(
@@ -50,30 +53,86 @@ def collect_from(
     *,
     limits: SessionLimits | None = None,
     progress: Progress | None = None,
+    side_dsn: str | None = None,
 ) -> s.Snapshot:
     """Build a snapshot over an open connection (autocommit, read-only session).
 
     Settings are read first, before our own timeouts are SET, so the snapshot shows the
-    values the application's sessions get rather than the audit session's.
+    values the application's sessions get rather than the audit session's. With
+    `side_dsn`, a second session reads indexes (in the same snapshot) and sizes meanwhile.
     """
+    limits = limits or SessionLimits()
     reader = _Reader(conn, progress or (lambda _: None))
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prodready-side") as pool:
+        if side_dsn is not None:
+            reader.side = lambda locked, snapshot: pool.submit(
+                _side_reads, side_dsn, limits, locked, snapshot
+            )
+        try:
+            reader.settings = reader.rows("settings", s.Setting)
+            apply_session_limits(conn, limits)
+            _prepare_types(conn)
+            reader.exportable = side_dsn is not None and _exports_snapshots(conn)
+            with conn.transaction():
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                snap = reader.catalog()
+            sequences = reader.sequences_with_values(reader.pending_sequences)
+            snap = reader.sized(snap)
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise TargetError(
+                f"insufficient privileges to read the catalog: {_line(exc)}"
+            ) from None
+        except psycopg.errors.QueryCanceled as exc:
+            raise TargetError(
+                f"catalog read timed out ({_line(exc)}); raise --statement-timeout"
+            ) from None
+        except psycopg.OperationalError as exc:
+            raise TargetError(f"lost the connection while collecting: {_line(exc)}") from None
+    return replace(snap, sequences=sequences, limitations=reader.limitations)
+
+
+def _exports_snapshots(conn: psycopg.Connection) -> bool:
+    """Whether this server exports snapshots (PostgreSQL 13+ does, also on standbys; a proxy
+    in between may not). Tried in a throwaway transaction: a failure aborts its transaction."""
     try:
-        reader.settings = reader.rows("settings", s.Setting)
-        apply_session_limits(conn, limits or SessionLimits())
-        _prepare_types(conn)
         with conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            snap = reader.catalog()
-        sequences = reader.sequences_with_values(reader.pending_sequences)
-    except psycopg.errors.InsufficientPrivilege as exc:
-        raise TargetError(f"insufficient privileges to read the catalog: {_line(exc)}") from None
-    except psycopg.errors.QueryCanceled as exc:
-        raise TargetError(
-            f"catalog read timed out ({_line(exc)}); raise --statement-timeout"
-        ) from None
-    except psycopg.OperationalError as exc:
-        raise TargetError(f"lost the connection while collecting: {_line(exc)}") from None
-    return replace(snap, sequences=sequences, limitations=reader.limitations)
+            conn.execute("SELECT pg_export_snapshot()")
+    except psycopg.OperationalError:
+        raise
+    except psycopg.Error:
+        return False
+    return True
+
+
+@dataclass
+class _SideResult:
+    """What the second session read: index rows (None without a shared snapshot), sizes."""
+
+    index_rows: list[dict[str, Any]] | None
+    sizes: dict[int, tuple[int, int]]
+    limitations: list[s.Limitation]
+
+
+def _side_reads(
+    dsn: str, limits: SessionLimits, locked: dict[str, list[int]], snapshot: str | None
+) -> _SideResult:
+    """Indexes, in the main session's exported snapshot, then sizes, on a session of its own.
+
+    Deparsing 30,000 index definitions and opening every relation for its size each cost
+    seconds on a backend whose caches are cold; a second backend does them while the first
+    reads the rest of the catalog.
+    """
+    with connect(dsn, read_only=True, limits=limits) as conn:
+        side = _Reader(conn, lambda _: None)
+        side.locked = locked
+        index_rows = None
+        if snapshot is not None:
+            with conn.transaction():
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
+                index_rows = side.fetch("indexes", locked)
+        return _SideResult(index_rows, side.read_sizes(), side.limitations)
 
 
 @dataclass
@@ -86,19 +145,30 @@ class _Reader:
         self.settings: list[s.Setting] = []
         self.locked: dict[str, list[int]] = {"locked": []}
         self.pending_sequences: list[dict[str, Any]] = []
+        self.side: Callable[[dict[str, list[int]], str | None], Future[_SideResult]] | None = None
+        self.side_result: Future[_SideResult] | None = None
+        self.exportable = False
+        self.column_names: dict[tuple[int, int], str] = {}
+        self.table_rows: list[dict[str, Any]] = []
+        self.index_rows: list[dict[str, Any]] = []
+        self.opclasses: dict[int, str] = {}
+        self.collations: dict[int, str] = {}
+        self.sizes: dict[int, tuple[int, int]] = {}
 
     # -- the story of a collection --
 
     def catalog(self) -> s.Snapshot:
+        """Every section but sizes; tables and indexes are completed by `sized`."""
         server = s.ServerInfo(**self.one("server"))
         database = s.DatabaseStats(**self.one("database"))
         privileges = self.one("privileges")
         self.note_privileges(privileges, server)
         locked = self.one("locked")
         self.note_locked(locked["oids"])
+        if self.side is not None:
+            self.side_result = self.side(self.locked, self.export_snapshot())
         extensions = self.rows("extensions", s.Extension)
-        sizes = self.sizes()
-        columns, column_names = self.columns()
+        self.column_names = {}
         snap = s.Snapshot(
             server=server,
             database=database,
@@ -107,9 +177,9 @@ class _Reader:
             settings=self.settings,
             roles=self.rows("roles", s.Role),
             schemas=self.rows("schemas", s.Schema),
-            tables=self.sized_tables(sizes),
-            columns=columns,
-            indexes=self.sized_indexes(sizes, server.block_size, column_names),
+            tables=[],
+            columns=self.columns(),
+            indexes=[],
             constraints=self.rows("constraints", s.Constraint, self.locked),
             policies=self.rows("policies", s.Policy, self.locked),
             functions=self.rows("functions", s.Function),
@@ -123,6 +193,9 @@ class _Reader:
             role_settings=self.rows("role_settings", s.RoleSetting, {}),
             triggers=self.rows("triggers", s.TableTrigger, self.locked),
         )
+        self.table_rows = self.fetch("tables")
+        self.opclasses = {r["oid"]: r["name"] for r in self.fetch("opclasses")}
+        self.collations = {r["oid"]: r["name"] for r in self.fetch("collations")}
         self.pending_sequences = self.fetch("sequences")
         hidden = self.one("hidden_stats")["tables"]
         if hidden:
@@ -131,11 +204,48 @@ class _Reader:
                 f"column statistics of {hidden} table(s) are hidden (no SELECT privilege): "
                 "table bloat cannot be estimated for them",
             )
+        side = self.side_outcome()
+        if side is None or side.index_rows is None:
+            self.index_rows = self.fetch("indexes", self.locked)
+        else:
+            self.index_rows = side.index_rows
+        if side is None:  # read in this transaction: it may be rolled back by a lock error
+            self.sizes = self.read_sizes()
         return snap
+
+    def sized(self, snap: s.Snapshot) -> s.Snapshot:
+        """The snapshot with its tables and indexes, once sizes are known."""
+        side = self.side_outcome()
+        if side is not None:
+            self.sizes = side.sizes
+            self.limitations.extend(side.limitations)
+        return replace(
+            snap,
+            tables=self.sized_tables(),
+            indexes=self.sized_indexes(snap.server.block_size),
+        )
 
     # -- sections with special handling --
 
-    def sizes(self) -> dict[int, tuple[int, int]]:
+    def export_snapshot(self) -> str | None:
+        """This transaction's snapshot for the side session; None where it cannot be shared."""
+        if not self.exportable:
+            return None
+        row = self.conn.execute("SELECT pg_export_snapshot()").fetchone()
+        return str(row[0]) if row else None
+
+    def side_outcome(self) -> _SideResult | None:
+        """The side session's reads, or None when it could not run (then read here, in turn)."""
+        if self.side_result is None:
+            return None
+        try:
+            return self.side_result.result()
+        except TargetError as exc:
+            self.limit("side_session", f"second session unavailable ({exc}); read in turn")
+            self.side_result = None
+            return None
+
+    def read_sizes(self) -> dict[int, tuple[int, int]]:
         """oid -> (own bytes, bytes including indexes); {} when DDL raced us to a lock."""
         try:
             with self.conn.transaction():
@@ -149,38 +259,32 @@ class _Reader:
                 with_indexes[row["table_oid"]] += row["bytes"]
         return {row["oid"]: (row["bytes"], with_indexes[row["oid"]]) for row in rows}
 
-    def sized_tables(self, sizes: dict[int, tuple[int, int]]) -> list[s.Table]:
+    def sized_tables(self) -> list[s.Table]:
         tables = []
-        for row in self.fetch("tables"):
-            own, total = sizes.get(row.pop("oid"), (None, None))
+        for row in self.table_rows:
+            own, total = self.sizes.get(row.pop("oid"), (None, None))
             row["table_bytes"], row["total_bytes"] = own, total
             tables.append(s.Table(**row))
         return tables
 
-    def columns(self) -> tuple[list[s.Column], dict[tuple[int, int], str]]:
-        """Columns, and (table oid, attnum) -> name for naming index columns."""
-        columns, names = [], {}
+    def columns(self) -> list[s.Column]:
+        """Columns; (table oid, attnum) -> name is kept for naming index columns."""
+        columns, names = [], self.column_names
         for row in self.fetch("columns", self.locked):
             names[(row.pop("table_oid"), row["num"])] = row["name"]
             columns.append(s.Column(**row))
-        return columns, names
+        return columns
 
-    def sized_indexes(
-        self,
-        sizes: dict[int, tuple[int, int]],
-        block_size: int,
-        column_names: dict[tuple[int, int], str],
-    ) -> list[s.Index]:
-        opclasses = {r["oid"]: r["name"] for r in self.fetch("opclasses")}
-        collations = {r["oid"]: r["name"] for r in self.fetch("collations")}
+    def sized_indexes(self, block_size: int) -> list[s.Index]:
+        opclasses, collations, names = self.opclasses, self.collations, self.column_names
         indexes = []
-        for row in self.fetch("indexes", self.locked):
-            size = sizes.get(row.pop("oid"))
+        for row in self.index_rows:
+            size = self.sizes.get(row.pop("oid"))
             row["size_bytes"] = size[0] if size else row["relpages"] * block_size
             table_oid = row.pop("table_oid")
             expressions = row.pop("expression_columns") or []
             row["columns"] = [
-                column_names.get((table_oid, num), "") if num else expressions[pos]
+                names.get((table_oid, num), "") if num else expressions[pos]
                 for pos, num in enumerate(row["attnums"])
             ]
             row["opclasses"] = [opclasses.get(oid, "") for oid in row.pop("opclass_oids")]

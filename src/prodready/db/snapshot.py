@@ -490,6 +490,11 @@ class Snapshot:
     # -- lookups (cached; frozen dataclasses still allow cached_property) --
 
     @cached_property
+    def derived(self) -> dict[str, Any]:
+        """Values checks derive from this snapshot and share, each computed once per run."""
+        return {}
+
+    @cached_property
     def setting_map(self) -> dict[str, Setting]:
         return {s.name: s for s in self.settings}
 

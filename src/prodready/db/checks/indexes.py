@@ -22,6 +22,7 @@ from prodready.db.checks.shared import (
     DAY_S,
     MIB,
     Partitions,
+    derived,
     duration_text,
     regclass_literal,
     statements,
@@ -312,9 +313,8 @@ def unused_index(snap: Snapshot, opts: Options) -> Iterator[Issue]:
     recreates it). Before that, make sure the statistics window covers monthly jobs and that
     replicas do not use it: their scans are not counted here. Indexes that enforce a
     constraint, duplicates and redundant ones (reported by their own checks) are left out."""
-    dups = duplicates(snap)
-    reported = {_key(d.index) for d in dups}
-    reported |= {_key(r.index) for r in redundancies(snap, dropping(dups))}
+    reported = {_key(d.index) for d in duplicates(snap)}
+    reported |= {_key(r.index) for r in _redundant(snap)}
     age_days = snap.stats_age_seconds / DAY_S
     usage = _Usage(snap)
     for index in snap.indexes:
@@ -446,6 +446,10 @@ class Duplicate:
 
 def duplicates(snap: Snapshot) -> list[Duplicate]:
     """Every duplicate index paired with the copy that stays."""
+    return derived(snap, "duplicate_indexes", _find_duplicates)
+
+
+def _find_duplicates(snap: Snapshot) -> list[Duplicate]:
     found: list[Duplicate] = []
     for (schema, table), indexes in snap.indexes_by_table.items():
         groups: dict[tuple[Any, ...], list[Index]] = {}
@@ -575,8 +579,13 @@ def redundant_index(snap: Snapshot, opts: Options) -> Iterator[Issue]:
     and collations, sort order equal or mirrored) adds write cost and disk for lookups the
     longer index already serves, e.g. (a) next to (a, b). Drop it CONCURRENTLY; queries then
     use the longer index, slightly larger per lookup. Unique and constraint indexes stay."""
-    for found in redundancies(snap, dropping(duplicates(snap))):
+    for found in _redundant(snap):
         yield _redundant_issue(snap, found)
+
+
+def _redundant(snap: Snapshot) -> list[Redundancy]:
+    """Redundant indexes once the duplicates are gone (shared by two checks)."""
+    return derived(snap, "redundant_indexes", lambda s: redundancies(s, dropping(duplicates(s))))
 
 
 @dataclass(frozen=True)

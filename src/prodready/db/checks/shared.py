@@ -3,9 +3,10 @@ autovacuum triggers, durations and small SQL snippets."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from psycopg import sql
 
@@ -14,6 +15,17 @@ from prodready.sqlgen import render
 
 DAY_S = 86_400.0
 MIB = 1024 * 1024
+
+
+T = TypeVar("T")
+
+
+def derived(snap: Snapshot, name: str, compute: Callable[[Snapshot], T]) -> T:
+    """`compute(snap)`, computed once per snapshot and shared by every check that needs it."""
+    if name not in snap.derived:
+        snap.derived[name] = compute(snap)
+    value: T = snap.derived[name]
+    return value
 
 
 def stats_evidence(snap: Snapshot) -> dict[str, Any]:

@@ -469,7 +469,7 @@ def vendors(shop: TestDatabase) -> TestDatabase:
     return shop
 
 
-def test_pg_stat_statements_form_is_bound_to_a_typical_vendor_not_the_heaviest(
+def test_pg_stat_statements_form_is_planned_for_the_vendors_calls_ask_about(
     vendors: TestDatabase, conn: psycopg.Connection
 ) -> None:
     """Bound with its most common value (vendor 1, 3,000 goods) the dashboard query is a
@@ -484,11 +484,17 @@ def test_pg_stat_statements_form_is_bound_to_a_typical_vendor_not_the_heaviest(
     )[0]
     assert mcv[0] == "1"
     query = WorkloadQuery("vendor", VENDOR_SALES, 500, "pg_stat_statements")
-    [bound], skipped = bind([query], conn)
-    assert skipped == [] and bound.method == "stats"
+    bindings, skipped = bind([query], conn)
+    assert skipped == [] and {b.method for b in bindings} == {"stats"}
+    # planned for the heavy vendor too, but for the share of calls its rows stand for
+    by_label = {(b.binding or "").split(" (")[1].split(",")[0]: b for b in bindings}
+    assert {"heaviest", "ordinary"} <= set(by_label)
+    assert "WHERE g.vendor_id = '1'::integer" in by_label["heaviest"].sql
+    bound = by_label["ordinary"]
     typical = histogram[len(histogram) // 2]
     assert f"WHERE g.vendor_id = '{typical}'::integer" in bound.sql
-    result = advise(conn, [bound])
+    assert bound.share > 0.5 > by_label["heaviest"].share
+    result = advise(conn, bindings)
     assert any('ON "public"."sales" ("good_id"' in d for d in definitions(result))
     heaviest = bound.sql.replace(f"'{typical}'::integer", "'1'::integer")
     assert not any(
@@ -554,7 +560,67 @@ def test_a_page_in_pg_stat_statements_form_is_planned_for_the_heaviest_tenant(
         "SELECT id, title FROM feed_items WHERE source_id = $1"
         " ORDER BY created_at DESC LIMIT $2 OFFSET $3"
     )
-    [bound], skipped = bind([WorkloadQuery("feed", text, 1000, "pg_stat_statements")], conn)
-    assert skipped == [] and "source_id = '1'::integer" in bound.sql
-    [index] = advise(conn, [bound]).indexes
+    bindings, skipped = bind([WorkloadQuery("feed", text, 1000, "pg_stat_statements")], conn)
+    assert skipped == []
+    shares = {b.sql.split("source_id = ")[1].split("::")[0]: b.share for b in bindings}
+    assert abs(shares.pop("'1'") - 0.2) < 0.03 and abs(shares.pop("'2'") - 0.1) < 0.03
+    [(ordinary, share)] = shares.items()  # a source with a handful of rows: the other 70%
+    assert int(ordinary.strip("'")) > 2 and abs(share - 0.7) < 0.05
+    found = advise(conn, bindings)
+    [index] = found.indexes
     assert index.definition.endswith('"feed_items" ("source_id", "created_at" DESC)')
+    # the report says which values each statement was planned for
+    planned = {q.query for q in index.queries}
+    assert any("[feed_items.source_id = 1 (heaviest, 20% of calls)]" in q for q in planned)
+
+
+LISTINGS = """
+CREATE TABLE listings (
+    id bigint PRIMARY KEY, status text NOT NULL, title text NOT NULL,
+    created_at timestamptz NOT NULL
+);
+-- 45% active, spread evenly over time; 'featured' only on the oldest 1%
+INSERT INTO listings
+SELECT g, CASE WHEN g <= 1000 THEN 'featured' WHEN g % 20 < 9 THEN 'active' ELSE 'sold' END,
+       'listing ' || g, timestamptz '2026-01-01' + g * interval '1 minute'
+FROM generate_series(1, 100000) g;
+ANALYZE listings;
+"""
+
+
+def test_a_sampled_walk_tells_spread_matches_from_ones_that_come_last(
+    shop: TestDatabase, conn: psycopg.Connection
+) -> None:
+    """`status = 'active' ORDER BY created_at DESC LIMIT 24` over (created_at): active rows
+    are everywhere, so the walk reads a few dozen rows, which the sample shows; 'featured'
+    rows are the oldest, so the same walk reads the whole index first. Unsampled, both get
+    the pessimistic bound."""
+    from prodready.advisor.analysis import TableName
+    from prodready.advisor.candidates import IndexKey, make
+    from prodready.advisor.engine import _FilterShares, load_catalog
+    from prodready.advisor.walks import WalkSampler
+    from prodready.advisor.whatif import PlannedStatement, WhatIf
+
+    shop.run_script(LISTINGS)
+    listings = TableName("public", "listings")
+    page = "SELECT id FROM listings WHERE status = '{}' ORDER BY created_at DESC LIMIT 24"
+    active, featured = page.format("active"), page.format("featured")
+    catalog = load_catalog(conn, [literal(active), literal(featured)])
+    by_date = make(listings, [IndexKey("created_at", desc=True)])
+    sampler = WalkSampler(conn, catalog.reltuples())
+    shares = _FilterShares(catalog.tables)
+    plans = {}
+    for name, walks in (("sampled", sampler), ("assumed", None)):
+        with WhatIf(
+            conn, reltuples=catalog.reltuples(), filter_share=shares, walk_fraction=walks
+        ) as whatif:
+            for n, text in enumerate((active, featured)):
+                planned = whatif.plan(PlannedStatement(n, text, frozenset({listings})), {by_date})
+                assert planned.used == {by_date}, text
+                plans[name, text] = planned
+    assert sampler.samples == 2
+    spread, last = plans["sampled", active], plans["sampled", featured]
+    assert spread.worst < 3 * spread.cost  # a few dozen rows (twice the planner's, as margin)
+    assert last.worst > 30 * last.cost  # 99% of the index before the first featured row
+    assert plans["assumed", active].worst > 50 * spread.worst  # (1 - 45%) of the index
+    assert plans["assumed", featured].worst == pytest.approx(last.worst, rel=0.05)

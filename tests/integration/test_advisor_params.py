@@ -82,10 +82,17 @@ def workload(*texts: str, samples: tuple[tuple[str | None, ...], ...] = ()) -> l
 
 
 def bind_one(conn: psycopg.Connection, text: str, **kw: Any) -> BoundQuery:
+    """The binding that stands for most of the statement's calls."""
+    bindings = bind_all(conn, text, **kw)
+    return max(bindings, key=lambda b: b.share)
+
+
+def bind_all(conn: psycopg.Connection, text: str, **kw: Any) -> list[BoundQuery]:
     bound, skipped = bind(workload(text, **kw), conn)
     assert skipped == [], skipped
-    [result] = bound
-    return result
+    assert all(b.query.text == text for b in bound)
+    assert abs(sum(b.share for b in bound) - 1.0) < 1e-9
+    return bound
 
 
 def skip_of(conn: psycopg.Connection, text: str) -> str:
@@ -183,23 +190,40 @@ def typical_buyer(shop: TestDatabase) -> str:
 
 
 def test_limit_offset_and_function_arguments(shop: TestDatabase, conn: psycopg.Connection) -> None:
-    result = bind_one(
-        conn,
+    text = (
         "SELECT date_trunc($1, created_at), round(total, $2) FROM shop_orders"
-        " WHERE buyer_id = $3 ORDER BY created_at DESC LIMIT $4 OFFSET $5",
+        " WHERE buyer_id = $3 ORDER BY created_at DESC LIMIT $4 OFFSET $5"
     )
-    assert result.method == "stats"
-    # a page (ORDER BY ... LIMIT) is bound to the most common buyer, not the median one:
-    # its sort is what a missing (buyer_id, created_at) index costs
-    heaviest = stats(shop, "buyer_id")[0][0]
-    assert result.sql == (
+    bindings = bind_all(conn, text)
+    assert {b.method for b in bindings} == {"stats"}
+    # buyer_id is skewed (buyer 7 places a twentieth of the orders): the page is planned for
+    # the heaviest buyer, a typical common one and an ordinary one, each for the share of
+    # calls its rows stand for; the heavy page is what a missing (buyer_id, created_at) costs
+    heaviest, typical = stats(shop, "buyer_id")[0][0], typical_buyer(shop)
+    sqls = {b.binding.split(" (")[0] if b.binding else None: b.sql for b in bindings}
+    assert sqls[f"shop_orders.buyer_id = {heaviest}"] == (
         "SELECT date_trunc(''::text, created_at), round(total, '1'::integer) FROM shop_orders"
         f" WHERE buyer_id = '{heaviest}'::bigint ORDER BY created_at DESC"
         " LIMIT 50 OFFSET 0"
     )
-    assert result.note is not None and "$3 eq, the most common value (" in result.note
+    assert f"shop_orders.buyer_id = {typical}" in sqls
+    heavy = next(b for b in bindings if b.binding and "heaviest" in b.binding)
+    assert 0.04 < heavy.share < 0.07  # buyer 7's share of the rows
+    assert bind_one(conn, text).sql.endswith(
+        f"buyer_id = '{typical}'::bigint ORDER BY created_at DESC LIMIT 50 OFFSET 0"
+    )
     unpaged = bind_one(conn, "SELECT total FROM shop_orders WHERE buyer_id = $1")
-    assert unpaged.sql.endswith(f"buyer_id = '{typical_buyer(shop)}'::bigint")
+    assert unpaged.sql.endswith(f"buyer_id = '{typical}'::bigint")
+
+
+def test_evenly_spread_or_logged_values_bind_once(conn: psycopg.Connection) -> None:
+    """No skew (one row per id), or values seen in the log: one binding, all the calls."""
+    [by_id] = bind_all(conn, "SELECT total FROM shop_orders WHERE id = $1")
+    assert by_id.share == 1.0 and by_id.binding is None
+    [logged] = bind_all(
+        conn, "SELECT total FROM shop_orders WHERE buyer_id = $1", samples=(("7",),)
+    )
+    assert logged.method == "log" and logged.share == 1.0 and logged.binding is None
 
 
 def test_update_set_and_insert_values(conn: psycopg.Connection) -> None:
@@ -390,8 +414,9 @@ def test_bind_keeps_order_leaves_nothing_prepared_and_mixes_outcomes(
         "SELECT * FROM never_analyzed WHERE id = $1",
     ]
     bound, skipped = bind(workload(*texts), conn)
-    assert [b.query.text for b in bound] == [texts[0], texts[2], texts[4]]
-    assert [b.method for b in bound] == ["literal", "stats", "generic"]
+    methods = {b.query.text: b.method for b in bound}  # a skewed column: several bindings
+    assert list(methods) == [texts[0], texts[2], texts[4]]
+    assert list(methods.values()) == ["literal", "stats", "generic"]
     assert [s.query for s in skipped] == [texts[1], texts[3]]
     assert conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone() == (0,)
     assert bind([], conn) == ([], [])
@@ -403,7 +428,7 @@ def test_many_statements_bind_in_batches(conn: psycopg.Connection) -> None:
     ]
     texts[70] = "SELECT nope FROM shop_orders WHERE id = $1"  # a failure inside a batch
     bound, skipped = bind(workload(*texts), conn)
-    assert len(bound) == 119 and {b.method for b in bound} == {"stats"}
+    assert len({b.query.text for b in bound}) == 119 and {b.method for b in bound} == {"stats"}
     assert [s.reason for s in skipped] == ['cannot be prepared: column "nope" does not exist']
 
 
@@ -444,7 +469,7 @@ def test_demo_workload_from_pg_stat_statements_binds_with_realistic_values(
     methods = {b.method for b in bound}
     assert skipped == []
     assert "generic" not in methods and "$" not in " ".join(b.sql for b in bound)
-    assert len(bound) == len(queries)
+    assert len({b.query.text for b in bound}) == len(queries)
     # statements run inside functions (toplevel = false) are not the app's own traffic
     assert not any(b.query.text.endswith("WHERE id = product_id") for b in bound)
     # where they are recorded anyway (no toplevel column), the function's argument

@@ -51,6 +51,10 @@ class BoundQuery:
     method: Literal["literal", "log", "stats", "generic"]
     param_types: tuple[str, ...] = ()
     note: str | None = None
+    # one of several bindings of the statement: the share of its calls this one stands for,
+    # and the value it was bound with (light, typical and heavy values of a skewed column)
+    share: float = 1.0
+    binding: str | None = None
 
 
 @dataclass(frozen=True)

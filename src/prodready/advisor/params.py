@@ -27,10 +27,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import psycopg
 from pglast import ast, parse_sql
@@ -43,6 +43,9 @@ from prodready.advisor.workload import PLANNABLE
 from prodready.sqlgen import render
 
 LIMIT_VALUE = "50"
+K = TypeVar("K")
+SKEW_RATIO = 3.0  # the heaviest value holds 3x the median common value's rows: plan it apart
+MIN_BINDING_SHARE = 0.02  # a value standing for less of the traffic is not planned apart
 OFFSET_VALUE = "0"
 ANY_VALUES = 2  # values in a `col = ANY($n)` array
 RECENT_SHARE = 0.1  # `col > now() - $n`: a window of about this share of the column's history
@@ -508,6 +511,7 @@ class _Stats:
     age_s: tuple[float | None, ...]
     mcf: tuple[float, ...] = ()  # most_common_freqs, one per mcv
     null_frac: float = 0.0
+    distinct: float = 0.0  # distinct values in the column (0: unknown)
 
     def values(self) -> list[str]:
         """Most common first, then histogram bounds from the middle out: realistic, distinct."""
@@ -535,6 +539,39 @@ class _Stats:
         if self.histogram:
             return self.histogram[len(self.histogram) // 2]
         return self.mcv[-1] if self.mcv else values[0]
+
+    def spread(self) -> list[tuple[str, float, str]]:
+        """(value, share of rows, label) for the heaviest value, a typical common one and
+        an ordinary one, when the column is skewed enough for them to plan differently;
+        [] otherwise. Traffic tends to ask for a value as often as it occurs in the data."""
+        if len(self.mcf) != len(self.mcv) or not self.mcv:
+            return []
+        rest = max(0.0, 1.0 - self.null_frac - sum(self.mcf))
+        others = self.distinct - len(self.mcv)
+        if rest > 0 and others >= 1:
+            usual = rest / others  # how common a value outside the common list is
+        elif len(self.mcf) > 1:
+            usual = sorted(self.mcf)[len(self.mcf) // 2]  # categories: the median one
+        else:
+            return []
+        if self.mcf[0] < SKEW_RATIO * usual:
+            return []  # evenly spread values: one binding plans them all alike
+        parts = [(self.mcv[0], self.mcf[0], "heaviest")]
+        common = sum(self.mcf[1:])
+        half, seen = common / 2, 0.0
+        for value, frequency in zip(self.mcv[1:], self.mcf[1:], strict=True):
+            seen += frequency
+            if seen >= half:
+                parts.append((value, common, "typical"))
+                break
+        if rest > 0 and self.histogram:
+            parts.append((self.histogram[len(self.histogram) // 2], rest, "ordinary"))
+        total = sum(share for _, share, _ in parts)
+        kept = [(v, s / total, label) for v, s, label in parts if s / total >= MIN_BINDING_SHARE]
+        if len(kept) < 2:
+            return []
+        total = sum(share for _, share, _ in kept)
+        return [(v, s / total, label) for v, s, label in kept]
 
 
 @dataclass(frozen=True)
@@ -581,16 +618,32 @@ def bind(
 
     types = _read_types(conn, {oid for s in statements.values() for oid in s.types})
     stats = _read_stats(conn, _stats_wanted(statements.values(), relations))
-    bound = {i: _bind_one(s, relations, stats, types) for i, s in statements.items()}
+    bindings = {i: _bind_one(s, relations, stats, types) for i, s in statements.items()}
+    bound = {i: found[0] for i, found in bindings.items()}
 
     for i, error in _explain_all(conn, bound).items():
         statement = statements[i]
+        bindings[i] = []
         if statement.params:
             bound[i] = _generic(statement, types, f"bound values did not plan ({error})")
         else:
             skipped[i] = Skipped(statement.query.text, f"cannot be planned: {error}")
             del bound[i]
-    return [bound[i] for i in sorted(bound)], [skipped[i] for i in sorted(skipped)]
+    others = {(i, k): b for i, found in bindings.items() for k, b in enumerate(found) if k}
+    refused = _explain_all(conn, others)
+    every: list[BoundQuery] = []
+    for i in sorted(bound):
+        kept = [bound[i], *(b for k, b in enumerate(bindings[i]) if k and (i, k) not in refused)]
+        every.extend(_reshared(kept))
+    return every, [skipped[i] for i in sorted(skipped)]
+
+
+def _reshared(bindings: list[BoundQuery]) -> list[BoundQuery]:
+    """Shares that add up to one again after the planner refused some bindings."""
+    if len(bindings) == 1:
+        return [replace(bindings[0], share=1.0, binding=None)]
+    total = sum(b.share for b in bindings)
+    return [replace(b, share=b.share / total) for b in bindings]
 
 
 # -- step 1: parse, fix, analyse -------------------------------------------------------------
@@ -1021,8 +1074,9 @@ def _read_stats(
             tuple(age or ()),
             tuple(mcf or ()),
             float(null_frac or 0.0),
+            float(distinct or 0.0),
         )
-        for schema, table, column, mcv, hist, elems, freqs, age, mcf, null_frac in rows
+        for schema, table, column, mcv, hist, elems, freqs, age, mcf, null_frac, distinct in rows
     }
 
 
@@ -1034,13 +1088,14 @@ def _bind_one(
     relations: dict[_Table, Any],
     stats: dict[tuple[str, str, str], _Stats],
     types: dict[int, _Type],
-) -> BoundQuery:
+) -> list[BoundQuery]:
+    """The statement's bindings: one, or light/typical/heavy values of a skewed column."""
     query = statement.query
     if not statement.params:
-        return BoundQuery(query, statement.text, "literal", note=_fixes_note(statement))
+        return [BoundQuery(query, statement.text, "literal", note=_fixes_note(statement))]
     param_types = _param_types(statement, types)
     if param_types is None:
-        return _generic(statement, types, "a parameter type is unknown")
+        return [_generic(statement, types, "a parameter type is unknown")]
     sample = _sample(query.param_samples, len(statement.types))
     values: dict[int, _Sql] = {}
     notes: list[str] = []
@@ -1057,14 +1112,53 @@ def _bind_one(
             values[number] = value
             notes.append(f"${number} {how}")
     except _Unbindable as exc:
-        return _generic(statement, types, str(exc))
+        return [_generic(statement, types, str(exc))]
     method: Literal["log", "stats"] = "log" if from_log else "stats"
     if from_log:
         notes.insert(0, f"{from_log} value(s) from the log")
     note = "; ".join([*notes, *filter(None, [_fixes_note(statement)])])
-    return BoundQuery(
+    bound = BoundQuery(
         query, _substitute(statement.text, values), method, tuple(param_types), note or None
     )
+    spread = None if from_log else _spread_param(statement, stats)
+    if spread is None:
+        return [bound]
+    number, column, parts = spread
+    ptype = types[statement.types[number - 1]]
+    return [
+        replace(
+            bound,
+            sql=_substitute(statement.text, {**values, number: _cast(sql.Literal(value), ptype)}),
+            share=share,
+            binding=f"{'.'.join(column[1:])} = {_shown(value)} ({label}, {share:.0%} of calls)",
+        )
+        for value, share, label in parts
+    ]
+
+
+def _spread_param(
+    statement: _Statement, stats: dict[tuple[str, str, str], _Stats]
+) -> tuple[int, tuple[str, str, str], list[tuple[str, float, str]]] | None:
+    """The `col = $n` to plan for several values, with them: of the skewed columns, one
+    holding identifiers (tenants, owners: values beyond its most common ones) before one
+    holding categories, then the heaviest most common value."""
+    found = []
+    for use in statement.analysis.uses:
+        column = use.resolved
+        if use.kind != "eq" or column is None or column not in stats:
+            continue
+        parts = stats[column].spread()
+        if parts:
+            identifiers = any(label == "ordinary" for _, _, label in parts)
+            found.append((not identifiers, -parts[0][1], use.param, column, parts))
+    if not found:
+        return None
+    _, _, number, column, parts = min(found)
+    return number, column, parts
+
+
+def _shown(value: str) -> str:
+    return value if len(value) <= 40 else value[:37] + "..."
 
 
 def _param_types(statement: _Statement, types: dict[int, _Type]) -> list[str] | None:
@@ -1316,10 +1410,10 @@ def _fixes_note(statement: _Statement) -> str | None:
 # -- step 6: verify with EXPLAIN -------------------------------------------------------------
 
 
-def _explain_all(conn: psycopg.Connection, bound: dict[int, BoundQuery]) -> dict[int, str]:
+def _explain_all(conn: psycopg.Connection, bound: Mapping[K, BoundQuery]) -> dict[K, str]:
     """EXPLAIN every non-generic bound statement; returns the ones the planner refused."""
     pending = [i for i, b in bound.items() if b.method != "generic"]
-    errors: dict[int, str] = {}
+    errors: dict[K, str] = {}
     for chunk in _chunks(pending):
         if _run_batch(conn, [f"EXPLAIN {bound[i].sql}" for i in chunk]) is None:
             continue
@@ -1349,7 +1443,7 @@ def _run_batch(conn: psycopg.Connection, statements: list[str]) -> str | None:
     return None
 
 
-def _chunks(items: list[int] | list[str]) -> Iterator[list[Any]]:
+def _chunks(items: Sequence[Any]) -> Iterator[list[Any]]:
     for start in range(0, len(items), BATCH):
         yield list(items[start : start + BATCH])
 

@@ -29,6 +29,7 @@ from psycopg.pq import TransactionStatus
 
 from prodready.advisor.analysis import TableName
 from prodready.advisor.candidates import Candidate
+from prodready.advisor.walks import Walk, WalkFraction, walk_order
 
 Mode = Literal["hypopg", "real", "none"]  # none: only today's plans (no HypoPG)
 TIMEOUT_MS = 10_000
@@ -83,6 +84,7 @@ class WhatIf:
     timeout_ms: int = TIMEOUT_MS
     hypopg_schema: str = "public"  # where the extension lives (Supabase: "extensions")
     filter_share: FilterShare | None = None
+    walk_fraction: WalkFraction | None = None  # measured walks (a table sample), if allowed
     planner_calls: int = 0
     cache_hits: int = 0
     broken: dict[Candidate, str] = field(default_factory=dict)
@@ -269,7 +271,14 @@ class WhatIf:
         return frozenset(built)
 
     def _parse(self, plan: dict[str, Any], statement: PlannedStatement) -> PlanCost:
-        return _parse(plan, self._names, self.reltuples, statement.tables, self.filter_share)
+        return _parse(
+            plan,
+            self._names,
+            self.reltuples,
+            statement.tables,
+            self.filter_share,
+            self.walk_fraction,
+        )
 
     def _explain(self, statement: PlannedStatement, nested: bool = False) -> dict[str, Any]:
         self.planner_calls += 1
@@ -434,6 +443,7 @@ class _PlanWalk:
     reltuples: dict[str, float]  # relation name -> rows (for the statement's tables)
     schemas: dict[str, str]  # relation name -> schema
     filter_share: FilterShare | None = None
+    walk_fraction: WalkFraction | None = None
     used: set[Candidate] = field(default_factory=set)
     existing: set[tuple[str, str]] = field(default_factory=set)
     written: float = 0.0
@@ -491,10 +501,14 @@ class _PlanWalk:
     ) -> float:
         """Share of the ordered scan read, at worst, before the LIMIT is satisfied.
 
-        A filter keeping a share s of the N rows the index yields rejects (1 - s) N of them;
-        if all of those come first, the scan reads (1 - s) N + k rows for k matches. With s
+        Measured on a sample of the table where the walk allows it. Otherwise: a filter
+        keeping a share s of the N rows the index yields rejects (1 - s) N of them; if all
+        of those come first, the scan reads (1 - s) N + k rows for k matches. With s
         unknown (a pattern, a parameter, a policy function), the whole scan.
         """
+        measured = self.measured_fraction(node, limit, candidate, relation)
+        if measured is not None:
+            return measured
         share = None
         if relation is not None and self.filter_share is not None:
             table = TableName(self.schemas.get(relation, "public"), relation)
@@ -508,6 +522,31 @@ class _PlanWalk:
             return 1.0
         wanted = float(limit.get("Plan Rows", 0.0))
         return min(1.0, (1.0 - share) + wanted * share / matches)
+
+    def measured_fraction(
+        self,
+        node: dict[str, Any],
+        limit: dict[str, Any],
+        candidate: Candidate,
+        relation: str | None,
+    ) -> float | None:
+        if self.walk_fraction is None or relation is None or candidate.method != "btree":
+            return None
+        order = walk_order(
+            [(k.expr if k.is_column else "", k.desc, k.nulls_first) for k in candidate.keys],
+            backward=node.get("Scan Direction") == "Backward",
+        )
+        if order is None:
+            return None
+        bounds = [str(b) for b in (node.get("Index Cond"), candidate.predicate) if b]
+        walk = Walk(
+            table=TableName(self.schemas.get(relation, "public"), relation),
+            alias=str(node.get("Alias", relation)),
+            condition=" AND ".join(f"({b})" for b in bounds) or None,
+            filter=str(node["Filter"]),
+            order=order,
+        )
+        return self.walk_fraction(walk, float(limit.get("Plan Rows", 0.0)))
 
 
 def _child_limit(
@@ -532,11 +571,12 @@ def _parse(
     reltuples: dict[TableName, float],
     tables: frozenset[TableName],
     filter_share: FilterShare | None = None,
+    walk_fraction: WalkFraction | None = None,
 ) -> PlanCost:
     plan = document["Plan"]
     by_name = {t.name: reltuples.get(t, 0.0) for t in tables}
     schemas = {t.name: t.schema for t in tables}
-    walk = _PlanWalk(names, by_name, schemas, filter_share)
+    walk = _PlanWalk(names, by_name, schemas, filter_share, walk_fraction)
     walk.visit(plan, None, None)
     cost = float(plan["Total Cost"])
     return PlanCost(

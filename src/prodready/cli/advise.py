@@ -54,6 +54,15 @@ def advise(
             "run inside a transaction that is rolled back (default), or never.",
         ),
     ] = True,
+    sample_walks: Annotated[
+        bool,
+        typer.Option(
+            "--sample-walks/--no-sample-walks",
+            help="Judge an ORDER BY ... LIMIT that would walk a new index by where matching "
+            "rows sit in a sample of the table (about 30,000 rows, TABLESAMPLE), or assume "
+            "they come last (never reads table rows).",
+        ),
+    ] = True,
 ) -> None:
     """Recommend indexes (and drops) for the workload the app really runs, with proof.
 
@@ -90,6 +99,7 @@ def advise(
             max_index_width=max_index_width,
             progress=progress,
             temporary_hypopg=temporary_hypopg,
+            sample_walks=sample_walks,
         )
     if format == "json":
         from prodready.report.json_report import dumps

@@ -2,7 +2,8 @@
 -- Values come back as text (the column type's output); inherited statistics (what a query on a
 -- parent of partitions or children plans with) win over the parent-only row.
 -- age_s: for date/time columns, each histogram bound's age in seconds, for `col > now() - $n`.
--- mcf and null_frac: to pick a value of typical frequency for an equality.
+-- mcf and null_frac: to pick a value of typical frequency for an equality; distinct (values
+-- in the column, from n_distinct and the row estimate): how common an ordinary value is.
 SELECT DISTINCT ON (s.schemaname, s.tablename, s.attname) /* prodready */
     s.schemaname::text, s.tablename::text, s.attname::text,
     s.most_common_vals::text::text[] AS mcv,
@@ -16,7 +17,9 @@ SELECT DISTINCT ON (s.schemaname, s.tablename, s.attname) /* prodready */
         ORDER BY b.i
     ) END AS age_s,
     s.most_common_freqs::float8[] AS mcf,
-    s.null_frac::float8 AS null_frac
+    s.null_frac::float8 AS null_frac,
+    CASE WHEN s.n_distinct < 0 THEN -s.n_distinct * greatest(c.reltuples, 0)
+         ELSE s.n_distinct END::float8 AS distinct
 FROM unnest(%(schemas)s::text[], %(tables)s::text[], %(columns)s::text[]) AS w(sch, tab, col)
 JOIN pg_stats s ON s.schemaname = w.sch AND s.tablename = w.tab AND s.attname = w.col
 JOIN pg_namespace n ON n.nspname = s.schemaname

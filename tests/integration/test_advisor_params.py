@@ -517,3 +517,22 @@ def test_demo_sql_file_and_pg_stat_statements_share_fingerprints(
     # (pg_stat_statements records the UPDATE inside it as a statement of its own)
     assert "record_product_view" in run.calls
     assert len(shared) == len(run.calls) - 1
+
+
+def test_literal_forms_are_planned_with_their_own_values(conn: psycopg.Connection) -> None:
+    heavy = "SELECT total FROM shop_orders WHERE buyer_id = 7"
+    light = "SELECT total FROM shop_orders WHERE buyer_id = 1581"
+    query = WorkloadQuery(
+        statement_fingerprint(heavy), heavy, 100, "w.sql", variants=((heavy, 60), (light, 40))
+    )
+    bound, skipped = bind([query], conn)
+    assert skipped == []
+    assert [(b.sql, b.method, b.share, b.binding) for b in bound] == [
+        (heavy, "literal", 0.6, "60% of calls"),
+        (light, "literal", 0.4, "40% of calls"),
+    ]
+    broken = WorkloadQuery(
+        query.fingerprint, heavy, 100, "w.sql", variants=((heavy, 60), (light + " AND nope", 40))
+    )
+    [alone], _ = bind([broken], conn)  # a form the planner refuses is dropped, not the rest
+    assert (alone.sql, alone.share, alone.binding) == (heavy, 1.0, None)

@@ -6,8 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from prodready.advisor.analysis import TableName
-from prodready.advisor.candidates import Candidate, IndexKey, extended, make
-from prodready.advisor.selection import Limits, Problem, Workload, select
+from prodready.advisor.candidates import Candidate, IndexKey, extended, make, narrower
+from prodready.advisor.selection import (
+    LeftOut,
+    Limits,
+    Problem,
+    Workload,
+    _never_slower,
+    _Rescues,
+    select,
+)
 from prodready.advisor.whatif import PlanCost
 
 T = TableName("public", "t")
@@ -59,16 +67,19 @@ def problem(
     sizes: dict[Candidate, int] | None = None,
     writes: dict[Candidate, float] | None = None,
     limits: Limits | None = None,
+    narrow: Callable[[Candidate], list[Candidate]] = lambda c: [],
+    candidates: list[Candidate] | None = None,
     **planner_kw: object,
 ) -> Problem:
     weights = weights or dict.fromkeys(base, 1.0)
     tables = {s: frozenset({T, U}) for s in base}
     return Problem(
         workload=Workload(weights, tables),
-        candidates=list(effects),
+        candidates=list(effects) if candidates is None else candidates,
         cost=planner(base, effects, **planner_kw),  # type: ignore[arg-type]
         size=lambda c: (sizes or {}).get(c, MB),
         write_cost=lambda c: (writes or {}).get(c, 0.0),
+        narrow=narrow,
         limits=limits or Limits(min_absolute_saving=0.0),
     )
 
@@ -237,3 +248,70 @@ def test_the_workload_floor_follows_the_workload_as_it_stands() -> None:
     # without the fix for statement 1, 400 is below the floor of the workload
     alone = select(problem({1: 10_000_000, 2: 1000}, {b: {2: 600}}, limits=limits))
     assert alone.chosen == []
+
+
+def test_an_index_saving_under_two_percent_of_the_final_workload_is_pruned() -> None:
+    """b takes 10% off statement 2, which passes the greedy's bar; with a in place that is
+    0.9% of what the workload still costs, and statement 2 does not depend on b."""
+    a, b = idx("a"), idx("b")
+    found = select(problem({1: 100_000, 2: 1_000}, {a: {1: 10_000}, b: {2: 900}}))
+    assert found.chosen == [a]
+    [note] = [x for x in found.left_out if x.index == b]
+    assert "not worth its writes and disk" in note.why
+    # the same saving on a workload it is a large part of stays
+    kept = select(problem({1: 100_000, 2: 1_000}, {a: {1: 1_000}, b: {2: 900}}))
+    assert kept.chosen == [a, b]
+    # and a statement's only fast path stays however small a share that statement is
+    decisive = select(problem({1: 100_000, 2: 1_000}, {a: {1: 10_000}, b: {2: 100}}))
+    assert decisive.chosen == [a, b]
+
+
+def test_a_wide_index_gives_way_to_a_slimmer_one_that_does_as_much() -> None:
+    """(a) INCLUDE (x, y) saves 1% more than (a), and takes three times the disk."""
+    wide = make(T, [IndexKey("a")], include=("x", "y"))
+    [slim] = narrower(wide)
+    assert slim == idx("a")
+    chosen = select(
+        problem(
+            {1: 10_000},
+            {wide: {1: 99}, slim: {1: 100}},
+            sizes={wide: 3 * MB, slim: MB},
+            narrow=narrower,
+            candidates=[wide],  # the greedy only knows the wide form
+        )
+    )
+    assert chosen.chosen == [slim]
+    assert any("does as much for less disk" in x.why for x in chosen.left_out)
+    # when the covering form is what makes the statement fast, it stays
+    kept = select(
+        problem(
+            {1: 10_000},
+            {wide: {1: 10}, slim: {1: 900}},
+            sizes={wide: 3 * MB, slim: MB},
+            narrow=narrower,
+            candidates=[wide],
+        )
+    )
+    assert kept.chosen == [wide]
+
+
+def test_a_statement_a_chosen_index_could_slow_gets_the_index_that_serves_it() -> None:
+    """The final check finds (k) could walk far for statement 2: rather than drop (k), which
+    makes statement 1 fast, it adds (f, k), which the planner then prefers for statement 2.
+    Without a candidate that helps, or without room for one, (k) goes."""
+    k, fk, other = idx("k"), idx("f", "k"), idx("z")
+    base = {1: 10_000.0, 2: 5_000.0}
+    worst = {k: {2: 60_000.0}}
+    setup = problem(base, {k: {1: 10, 2: 4_000}, fk: {2: 50}}, worst=worst)
+    today = setup.cost(frozenset())
+    left: list[LeftOut] = []
+    rescued = _never_slower(setup, today, [k], left, _Rescues(setup, today, {}))
+    assert rescued == [k, fk] and left == []
+    assert setup.cost(frozenset(rescued))[2].worst <= 5_000
+    hopeless = problem(base, {k: {1: 10, 2: 4_000}, other: {2: 4_500}}, worst=worst)
+    assert _never_slower(hopeless, today, [k], left, _Rescues(hopeless, today, {})) == []
+    assert [(x.index, x.statement) for x in left] == [(k, 2)]
+    full = problem(
+        base, {k: {1: 10, 2: 4_000}, fk: {2: 50}}, worst=worst, limits=Limits(max_indexes=1)
+    )
+    assert _never_slower(full, today, [k], [], _Rescues(full, today, {})) == []

@@ -357,3 +357,21 @@ def test_pg_stat_statements_entries_are_judged_cheaply_first(text: str, kept: bo
     from prodready.advisor.workload import _is_query
 
     assert _is_query(text) is kept
+
+
+def test_literal_forms_of_one_statement_keep_their_values_and_weights(tmp_path: Path) -> None:
+    """Three sellers' pages: one statement shape, each form planned with its own values
+    for its share of the calls (heaviest first); merging with another source keeps them."""
+    path = tmp_path / "w.sql"
+    page = "SELECT id FROM products WHERE seller_id = {} ORDER BY created_at DESC LIMIT 24;"
+    path.write_text(
+        f"-- weight: 30\n{page.format(1)}\n-- weight: 60\n{page.format(2)}\n"
+        f"-- weight: 10\n{page.format(3)}\n-- weight: 5\nSELECT 1 FROM products;\n"
+    )
+    [shaped, other] = from_sql_file(path)
+    assert shaped.calls == 100 and shaped.text == page.format(2).rstrip(";")
+    sellers = [(text.split("seller_id = ")[1].split()[0], n) for text, n in shaped.variants]
+    assert sellers == [("2", 60), ("1", 30), ("3", 10)]
+    assert other.variants == ()  # one form: nothing to split
+    [merged, _] = merge_workloads([[shaped, other]])
+    assert merged.variants == shaped.variants and merged.calls == 100

@@ -168,6 +168,29 @@ def with_include(candidate: Candidate, column: str) -> Candidate:
     )
 
 
+def narrower(candidate: Candidate) -> list[Candidate]:
+    """Slimmer forms of a wide b-tree (INCLUDE columns or 3+ keys): without its INCLUDE
+    columns, and without its last key; the pruning pass keeps one when it serves as well."""
+    if candidate.method != "btree":
+        return []
+    own = {k.expr for k in candidate.keys} | set(candidate.include)
+    other = candidate.columns - own  # columns of the predicate and of expressions
+    forms = []
+    if candidate.include:
+        forms.append((candidate.keys, ()))
+    if len(candidate.keys) >= 3 or (candidate.include and len(candidate.keys) >= 2):
+        forms.append((candidate.keys[:-1], ()))
+    return [
+        replace(
+            candidate,
+            keys=keys,
+            include=include,
+            columns=frozenset({k.expr for k in keys if k.is_column} | set(include) | other),
+        )
+        for keys, include in forms
+    ]
+
+
 # -- generation --
 
 

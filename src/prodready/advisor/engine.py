@@ -36,6 +36,7 @@ from prodready.advisor.candidates import (
     Generator,
     IndexKey,
     extended,
+    narrower,
     served_by,
     with_include,
 )
@@ -390,7 +391,11 @@ class _Statement:
     def text(self) -> str:
         """The statement as the workload has it, and the value it was planned with."""
         binding = self.bound.binding
-        return self.bound.query.text if binding is None else f"{self.bound.query.text} [{binding}]"
+        if binding is None:
+            return self.bound.query.text
+        if self.bound.method == "literal":  # one literal form of several: its own values
+            return f"{self.bound.sql} [{binding}]"
+        return f"{self.bound.query.text} [{binding}]"
 
 
 def _plan_roles(
@@ -587,6 +592,7 @@ class _Run:
             size=self.size,
             write_cost=writes.cost,
             widen=widen,
+            narrow=narrower,
             limits=self.limits,
             progress=self.say,
         )

@@ -30,6 +30,9 @@ class WorkloadQuery:
     mean_ms: float | None = None
     role: str | None = None
     param_samples: tuple[tuple[str | None, ...], ...] = ()
+    # literal statements of this shape seen with other values: (text, calls), heaviest first
+    # (it includes `text`); each is planned with its own values, for its share of the calls
+    variants: tuple[tuple[str, float], ...] = ()
 
     @property
     def has_params(self) -> bool:

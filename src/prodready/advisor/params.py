@@ -1092,7 +1092,7 @@ def _bind_one(
     """The statement's bindings: one, or light/typical/heavy values of a skewed column."""
     query = statement.query
     if not statement.params:
-        return [BoundQuery(query, statement.text, "literal", note=_fixes_note(statement))]
+        return _literal_variants(statement)
     param_types = _param_types(statement, types)
     if param_types is None:
         return [_generic(statement, types, "a parameter type is unknown")]
@@ -1133,6 +1133,25 @@ def _bind_one(
             binding=f"{'.'.join(column[1:])} = {_shown(value)} ({label}, {share:.0%} of calls)",
         )
         for value, share, label in parts
+    ]
+
+
+def _literal_variants(statement: _Statement) -> list[BoundQuery]:
+    """A literal statement, or each literal form of it the workload holds, with its share."""
+    query, note = statement.query, _fixes_note(statement)
+    if not query.variants:
+        return [BoundQuery(query, statement.text, "literal", note=note)]
+    total = sum(calls for _, calls in query.variants) or 1.0
+    return [
+        BoundQuery(
+            query,
+            statement.text if position == 0 else text.strip().rstrip(";").strip(),
+            "literal",
+            note=note,
+            share=calls / total,
+            binding=f"{calls / total:.0%} of calls",
+        )
+        for position, (text, calls) in enumerate(query.variants)
     ]
 
 

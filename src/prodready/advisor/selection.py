@@ -26,6 +26,12 @@ SMALLEST_SIZE = 8192  # a one-page index still costs a page: keeps ratios finite
 SLOWER_TOLERANCE = 0.02  # planner noise: 2% (and one cost unit) is not "slower"
 SLOWER_ABSOLUTE = 1.0
 COMPANIONS_TRIED = 5  # candidates tried alongside a step that would slow a statement
+# the pruning pass: an index whose removal costs less than this share of the workload (under
+# the chosen set) is not worth its writes and disk; a slimmer index within this share of a
+# wide one's net benefit replaces it
+PRUNE_SHARE = 0.02
+NARROW_TOLERANCE = 0.05
+DECISIVE_RATIO = 2.0
 # size estimates land within about ±7% of the built index (TPC-H SF1, bench/results): planning
 # to 94% of a budget keeps the real indexes inside it
 SIZE_MARGIN = 0.06
@@ -40,6 +46,7 @@ class Limits:
     tolerance: float = SLOWER_TOLERANCE
     # and a floor on the whole workload: a saving below this share is not worth the writes
     min_workload_share: float = 0.0
+    prune_share: float = PRUNE_SHARE
 
     @property
     def planning_budget(self) -> float | None:
@@ -100,6 +107,7 @@ class Problem:
     size: Callable[[Candidate], int]
     write_cost: Callable[[Candidate], float] = lambda c: 0.0
     widen: Callable[[Candidate], Iterable[Candidate]] = lambda c: ()
+    narrow: Callable[[Candidate], Iterable[Candidate]] = lambda c: ()
     limits: Limits = field(default_factory=Limits)
     progress: Callable[[str], None] = lambda message: None
 
@@ -109,9 +117,11 @@ def select(problem: Problem) -> Selection:
     base = problem.cost(frozenset())
     greedy = _Greedy(problem, base)
     greedy.run()
-    chosen = _never_slower(problem, base, greedy.chosen, greedy.left_out)
+    rescues = _Rescues(problem, base, greedy.scores)
+    chosen = _never_slower(problem, base, greedy.chosen, greedy.left_out, rescues)
     chosen = _prune(problem, base, chosen, greedy.left_out)
-    chosen = _never_slower(problem, base, chosen, greedy.left_out)
+    chosen = _slimmed(problem, base, chosen, greedy.left_out)
+    chosen = _never_slower(problem, base, chosen, greedy.left_out, rescues)
     final = problem.cost(frozenset(chosen))
     return Selection(chosen, base, final, greedy.steps, greedy.left_out + greedy.risky(chosen))
 
@@ -354,8 +364,11 @@ def _never_slower(
     base: Mapping[int, PlanCost],
     chosen: list[Candidate],
     left_out: list[LeftOut],
+    rescues: _Rescues | None = None,
 ) -> list[Candidate]:
-    """Re-cost every statement under the final set; remove indexes that make one slower."""
+    """Re-cost every statement under the final set. A statement it could make slower gets,
+    when one fits, the index that serves it better (the planner then leaves the risky one
+    to the statements it was chosen for); otherwise the index to blame goes."""
     chosen = list(chosen)
     workload = problem.workload
     while chosen:
@@ -364,6 +377,10 @@ def _never_slower(
         if not regressed:
             break
         statement = regressed[0]
+        rescue = rescues.find(chosen, statement) if rescues is not None else None
+        if rescue is not None:
+            chosen.append(rescue)
+            continue
         culprits = [c for c in chosen if c in costs[statement].used] or chosen[-1:]
         # drop the culprit whose removal loses the least
         loss = {c: _leave_one_out(problem, chosen, c, costs) for c in culprits}
@@ -375,6 +392,40 @@ def _never_slower(
     return chosen
 
 
+class _Rescues:
+    """Indexes that keep a statement from slowing under the final set, tried best first."""
+
+    def __init__(
+        self, problem: Problem, base: Mapping[int, PlanCost], scores: Mapping[Candidate, float]
+    ) -> None:
+        self.problem = problem
+        self.base = base
+        self.scores = scores
+
+    def find(self, chosen: list[Candidate], statement: int) -> Candidate | None:
+        problem, workload = self.problem, self.problem.workload
+        tables = workload.tables[statement]
+        options = [c for c in problem.candidates if c.table in tables and c not in chosen]
+        options.sort(key=lambda c: -self.scores.get(c, float("-inf")))
+        limits = problem.limits
+        used = sum(problem.size(c) for c in chosen)
+        before = workload.total(problem.cost(frozenset(chosen)))
+        best: tuple[float, Candidate] | None = None
+        for option in options[:COMPANIONS_TRIED]:
+            if limits.max_indexes is not None and len(chosen) + 1 > limits.max_indexes:
+                return None
+            budget = limits.planning_budget
+            if budget is not None and used + problem.size(option) > budget:
+                continue
+            costs = problem.cost(frozenset([*chosen, option]))
+            if slower(workload, self.base, costs, limits.tolerance):
+                continue
+            total = workload.total(costs) + problem.write_cost(option)
+            if total < before and (best is None or total < best[0]):
+                best = (total, option)
+        return None if best is None else best[1]
+
+
 def _prune(
     problem: Problem,
     base: Mapping[int, PlanCost],
@@ -383,6 +434,7 @@ def _prune(
 ) -> list[Candidate]:
     """Drop indexes that later choices made pointless (their own saving no longer pays)."""
     chosen = list(chosen)
+    limits = problem.limits
     changed = True
     while changed and chosen:
         changed = False
@@ -393,11 +445,64 @@ def _prune(
             if slower(workload, base, without, problem.limits.tolerance):
                 continue  # it keeps a statement from slowing: it stays
             gain = workload.total(without) - workload.total(costs)
+            net = gain - problem.write_cost(index)
             helped = [s for s in workload.weights if costs[s].cost < without[s].cost]
-            if not _pays_off(problem, base, without, helped, gain - problem.write_cost(index)):
-                chosen.remove(index)
-                left_out.append(LeftOut(index, "the other chosen indexes already give its benefit"))
-                changed = True
+            if not _pays_off(problem, base, without, helped, net):
+                why = "the other chosen indexes already give its benefit"
+            elif net < limits.prune_share * workload.total(costs) and not _decisive(
+                workload, costs, without
+            ):
+                why = (
+                    f"it saves {net / max(workload.total(costs), 1e-9):.1%} of the workload's "
+                    f"cost with the other indexes in place (under {limits.prune_share:.0%}) "
+                    "and no statement depends on it: not worth its writes and disk"
+                )
+            else:
+                continue
+            chosen.remove(index)
+            left_out.append(LeftOut(index, why))
+            changed = True
+            break
+    return chosen
+
+
+def _decisive(
+    workload: Workload, costs: Mapping[int, PlanCost], without: Mapping[int, PlanCost]
+) -> bool:
+    """Some statement would cost twice as much without the index: its only fast path, kept
+    however small a share of the workload that statement is."""
+    return any(
+        without[s].cost > DECISIVE_RATIO * max(costs[s].cost, 1e-9) for s in workload.weights
+    )
+
+
+def _slimmed(
+    problem: Problem,
+    base: Mapping[int, PlanCost],
+    chosen: list[Candidate],
+    left_out: list[LeftOut],
+) -> list[Candidate]:
+    """Replace each wide index by a slimmer form that keeps its net benefit within
+    NARROW_TOLERANCE, slows nothing and is smaller: fewer bytes, fewer writes."""
+    chosen = list(chosen)
+    workload = problem.workload
+    for index in list(chosen):
+        others = [c for c in chosen if c != index]
+        without = workload.total(problem.cost(frozenset(others)))
+        wide = without - workload.total(problem.cost(frozenset(chosen)))
+        wide -= problem.write_cost(index)
+        for slim in problem.narrow(index):
+            if slim in chosen or problem.size(slim) >= problem.size(index):
+                continue
+            costs = problem.cost(frozenset([*others, slim]))
+            if slower(workload, base, costs, problem.limits.tolerance):
+                continue
+            net = without - workload.total(costs) - problem.write_cost(slim)
+            if net >= (1 - NARROW_TOLERANCE) * wide:
+                chosen[chosen.index(index)] = slim
+                left_out.append(
+                    LeftOut(index, f"{slim.label()} does as much for less disk and fewer writes")
+                )
                 break
     return chosen
 

@@ -34,6 +34,7 @@ from prodready.errors import TargetError, UsageError
 PG_STAT_STATEMENTS = "pg_stat_statements"
 MARKER = "/* prodready */"
 MAX_SAMPLES = 1000  # observed parameter tuples kept per statement (the first ones seen)
+MAX_VARIANTS = 5  # literal forms of one statement planned apart (the most called ones)
 
 # Statements the planner can cost; everything else is DDL or a utility command.
 PLANNABLE = frozenset({"SelectStmt", "InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt"})
@@ -177,6 +178,11 @@ def _merge_group(fp: str, items: list[_Seen]) -> WorkloadQuery:
     for s in by_text.values():
         roles.update(s.roles)
     sources = list(dict.fromkeys(src for s in items for src in s.source.split("+")))
+    literal = [s for s in by_text.values() if not has_params(s.text)]
+    literal.sort(key=lambda s: -s.calls)  # stable: ties keep the order they were seen in
+    variants = [(s.text, s.calls) for s in literal[:MAX_VARIANTS]]
+    if variants and not has_params(best.text):
+        best = next(s for s in by_text.values() if s.text == variants[0][0])
     return WorkloadQuery(
         fingerprint=fp,
         text=best.text,
@@ -186,6 +192,7 @@ def _merge_group(fp: str, items: list[_Seen]) -> WorkloadQuery:
         mean_ms=total / timed_calls if total is not None and timed_calls else None,
         role=roles.most_common(1)[0][0] if roles else None,
         param_samples=tuple(best.samples[:MAX_SAMPLES]),
+        variants=tuple(variants) if len(variants) > 1 and best.text == variants[0][0] else (),
     )
 
 
@@ -217,7 +224,29 @@ def _from_query(query: WorkloadQuery) -> _Seen:
 
 def merge_workloads(workloads: Iterable[list[WorkloadQuery]]) -> list[WorkloadQuery]:
     """Merge several sources: same fingerprint means same statement (calls and time add up)."""
-    return group_statements(_from_query(q) for workload in workloads for q in workload)
+    return group_statements(
+        seen for workload in workloads for query in workload for seen in _unmerged(query)
+    )
+
+
+def _unmerged(query: WorkloadQuery) -> list[_Seen]:
+    """A grouped statement as it was seen: one text, or each of its literal variants."""
+    if not query.variants:
+        return [_from_query(query)]
+    total = sum(calls for _, calls in query.variants) or 1.0
+    seen = []
+    for text, calls in query.variants:
+        share = calls / total
+        whole = _from_query(query)
+        whole.text, whole.calls, whole.timed_calls = (
+            text,
+            whole.calls * share,
+            whole.timed_calls * share,
+        )
+        whole.total_ms = None if whole.total_ms is None else whole.total_ms * share
+        whole.roles = Counter({role: n * share for role, n in whole.roles.items()})
+        seen.append(whole)
+    return seen
 
 
 # -- pg_stat_statements ----------------------------------------------------------------------

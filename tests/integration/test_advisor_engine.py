@@ -6,6 +6,7 @@ and checks the recommendation a DBA would make, with the planner's before/after 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import psycopg
@@ -624,3 +625,35 @@ def test_a_sampled_walk_tells_spread_matches_from_ones_that_come_last(
     assert last.worst > 30 * last.cost  # 99% of the index before the first featured row
     assert plans["assumed", active].worst > 50 * spread.worst  # (1 - 45%) of the index
     assert plans["assumed", featured].worst == pytest.approx(last.worst, rel=0.05)
+
+
+NOTES = """
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE TABLE notes (id bigint PRIMARY KEY, owner_id int NOT NULL, body text NOT NULL);
+INSERT INTO notes
+SELECT g, g % 5000, md5(g::text) || ' note ' || (g % 977) FROM generate_series(1, 150000) g;
+ANALYZE notes;
+"""
+
+
+def test_measure_keeps_only_indexes_that_are_faster_for_real(
+    shop: TestDatabase, conn: psycopg.Connection
+) -> None:
+    """--measure builds each recommendation in a rolled-back transaction and times its
+    statements: a trigram index HypoPG cannot cost is kept for a rare substring and refused
+    for a two-letter one (trigrams cannot serve it); nothing stays built."""
+    shop.run_script(NOTES)
+    rare = "SELECT id FROM notes WHERE body ILIKE '%4f1c2e9%'"
+    short = "SELECT id FROM notes WHERE body ILIKE '%ab%'"
+    by_owner = "SELECT id, body FROM notes WHERE owner_id = 42"
+    found = advise(conn, [literal(rare, 100), literal(by_owner, 100)], measure=True)
+    measured = {i.definition: i for i in found.indexes}
+    assert len(measured) == 2 and {i.confidence for i in found.indexes} == {"measured"}
+    gin = next(i for d, i in measured.items() if 'USING gin ("body" "gin_trgm_ops")' in d)
+    assert gin.reason.startswith("measured ") and "rolled back" in gin.reason
+    [(before, after)] = re.findall(r"measured ([\d,.]+) -> ([\d,.]+) ms", gin.reason)
+    assert float(after.replace(",", "")) < 0.9 * float(before.replace(",", ""))
+    refused = advise(conn, [literal(short, 100)], measure=True)
+    assert refused.indexes == []
+    assert any("not faster for real" in n for n in refused.notes)
+    assert shop.query("SELECT count(*) FROM pg_indexes WHERE tablename = 'notes'") == [(1,)]

@@ -1,4 +1,5 @@
-"""The advisor benchmarks run end to end on tiny data: TPC-H SF 0.01 and the demo at scale 0.02.
+"""The advisor benchmarks run end to end on tiny data: TPC-H SF 0.01, the demo at scale 0.02
+and the three web-app workloads at scale 0.02.
 
 Each harness gets a database of the session's test cluster. The advisor part runs when
 prodready's engine is importable; the baselines, costs and timings always run.
@@ -10,6 +11,7 @@ import itertools
 import shutil
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from bench import tpch_advisor, webapp_advisor
+from bench import tpch_advisor, webapp_advisor, webapp_workloads
 from bench.tpch import advisor, data, whatif
 from prodready.demo import WORKLOAD
 from prodready.pg.cluster import LocalCluster
@@ -25,6 +27,8 @@ from prodready.pg.cluster import LocalCluster
 TPCH_SCALE = 0.01
 TPCH_BUDGETS_MB = (1.0, 3.0)  # two of the paper's budgets at this scale
 WEBAPP = webapp_advisor.Config(scale=0.02, calls=200, repeat=2, passes=1)
+WORKLOADS = webapp_workloads.Config(scale=0.02, passes=1, bindings=2, replay=0.05)
+ADVISED = "feed"  # the advisor's two feeds run on one workload: the smoke stays under 15 s
 _names = itertools.count(1)
 
 
@@ -175,3 +179,81 @@ def test_shape_ignores_names_and_concurrently() -> None:
     a = whatif.shape("CREATE INDEX CONCURRENTLY x ON public.t USING btree (a, b DESC)")
     b = whatif.shape('CREATE INDEX ON "t" ("a", "b" DESC)')
     assert a == b == "CREATE INDEX ON t (a, b DESC)"
+
+
+@pytest.fixture(scope="module")
+def workloads(pg_cluster: LocalCluster) -> Iterator[dict[str, Any]]:
+    """Every workload in a database of its own, one after the other; the advisor on one."""
+    if not pg_cluster.has_hypopg:
+        pytest.skip("the hypopg extension is not installed for this server")
+    results: dict[str, Any] = {}
+    names = []
+    try:
+        for workload in webapp_workloads.WORKLOADS.values():
+            names.append(f"bench_{workload.name}_{next(_names)}")
+            config = replace(WORKLOADS, advisor=workload.name == ADVISED)
+            loaded = webapp_workloads.prepare(
+                pg_cluster, workload, config, database=names[-1], log=lambda _m: None
+            )
+            results[workload.name] = webapp_workloads.run(
+                loaded, workload, config, log=lambda _m: None
+            )
+        yield {"workloads": results, "summary": webapp_workloads.summarise(results)}
+    finally:
+        for name in names:
+            _drop(pg_cluster, name)
+
+
+def test_workloads_time_every_statement_under_every_set(workloads: dict[str, Any]) -> None:
+    for name, result in workloads["workloads"].items():
+        queries = webapp_workloads.WORKLOADS[name].queries
+        assert set(result["statements"]) == {q.name for q in queries}
+        none, hand = result["sets"]["none"], result["sets"]["hand"]
+        assert none["bytes"] == 0 and none["weighted_ms"] > 0
+        assert hand["built"]["failed"] == {} and hand["bytes"] > 0
+        for entry in result["sets"].values():
+            for timing in entry["statements"].values():
+                assert len(timing["binding_ms"]) == WORKLOADS.bindings
+                assert timing["plans"]
+
+
+def test_workloads_advisor_feeds_build(workloads: dict[str, Any]) -> None:
+    if not advisor.available():
+        pytest.skip("prodready.advisor.engine is not importable yet")
+    result = workloads["workloads"][ADVISED]
+    assert "advisor_errors" not in result, result.get("advisor_errors")
+    for feed in ("prodready-literal", "prodready-pgss"):
+        entry = result["sets"][feed]
+        assert entry["built"]["failed"] == {}  # every recommended DDL builds
+        assert entry["advisor"]["wall_s"] > 0
+        # the harness's own reset call is not part of the app's workload
+        assert not any("stat_statements" in b["sql"] for b in entry["advisor"]["bound"])
+
+
+def test_workloads_markdown_has_every_table(workloads: dict[str, Any]) -> None:
+    text = webapp_workloads.render_markdown(
+        webapp_workloads.header(WORKLOADS) | workloads | {"server_version": "15"}
+    )
+    for name in webapp_workloads.WORKLOADS:
+        assert f"## {name}:" in text
+    assert "| hand |" in text and "## Summary" in text
+
+
+def test_plan_shape_is_one_line() -> None:
+    plan = {
+        "Node Type": "Limit",
+        "Plans": [
+            {
+                "Node Type": "Index Scan",
+                "Scan Direction": "Backward",
+                "Index Name": "t_a_idx",
+                "Relation Name": "t",
+            }
+        ],
+    }
+    assert webapp_workloads.plan_shape(plan) == "Limit > Index Scan Backward using t_a_idx on t"
+
+
+def test_hand_index_ddl_quotes_identifiers() -> None:
+    index = webapp_workloads.HandIndex("events", ("source_id", "external_id"), unique=True)
+    assert index.ddl() == ('CREATE UNIQUE INDEX ON "public"."events" ("source_id", "external_id")')

@@ -41,6 +41,7 @@ from prodready.advisor.candidates import (
     with_include,
 )
 from prodready.advisor.drops import advise_drops
+from prodready.advisor.measure import Target, measure_index
 from prodready.advisor.model import (
     AdvisorResult,
     BoundQuery,
@@ -59,6 +60,7 @@ from prodready.advisor.whatif import (
     PlannedStatement,
     WhatIf,
     WhatIfError,
+    _first_line,
     role_access,
 )
 from prodready.db.checks.indexes import index_name
@@ -103,6 +105,7 @@ def advise(
     snapshot: Snapshot | None = None,
     temporary_hypopg: bool = True,
     sample_walks: bool = True,
+    measure: bool = False,
 ) -> AdvisorResult:
     """Recommend indexes (and drops) for the bound workload on the database behind `conn`.
 
@@ -115,6 +118,9 @@ def advise(
     `temporary_hypopg`: when HypoPG is available but not created, create it for this run only.
     `sample_walks`: measure ORDER BY ... LIMIT walks on table samples instead of assuming
     the worst (reads about 30,000 rows of each table such a walk runs on).
+    `measure` (staging, owned databases; needs a writable session): build each recommended
+    index in a transaction that is rolled back and keep it only when EXPLAIN ANALYZE of the
+    statements it targets is faster with it.
     """
     started = time.monotonic()
     say = progress or (lambda message: None)
@@ -153,6 +159,8 @@ def advise(
             run.cost_today()
             if run.statements:
                 run.recommend(validated=mode is not None)
+                if measure:
+                    run.measure()
         result.whatif_calls = session.planner_calls
         result.cache_hits = session.cache_hits
         if sampler is not None and sampler.samples:
@@ -473,6 +481,10 @@ class _Run:
     say: Progress
     base: dict[int, PlanCost] = field(default_factory=dict)
     chosen: list[Candidate] = field(default_factory=list)
+    # each recommendation's candidate and the statements it targets, for `measure`
+    added: list[tuple[IndexRecommendation, Candidate, list[_Statement]]] = field(
+        default_factory=list
+    )
 
     def __post_init__(self) -> None:
         self.names = _Names(self.catalog.snapshot)
@@ -667,21 +679,60 @@ class _Run:
             for s in effect.helped
         ]
         gain = max(effect.before - effect.after, 0.0)
-        self.result.indexes.append(
-            IndexRecommendation(
-                table=candidate.table.qualified,
-                definition=render(definition),
-                rollback=render(sql.SQL(drop).format(target)),
-                estimated_bytes=self.size(candidate),
-                confidence=confidence or _confidence(effect.helped),
-                workload_cost_before=effect.before,
-                workload_cost_after=effect.after,
-                queries=queries,
-                write_overhead=write / gain if gain > 0 else 0.0,
-                reason=reason or _reason(candidate, effect, self.base, gain, write),
-                requires=requires,
-            )
+        recommendation = IndexRecommendation(
+            table=candidate.table.qualified,
+            definition=render(definition),
+            rollback=render(sql.SQL(drop).format(target)),
+            estimated_bytes=self.size(candidate),
+            confidence=confidence or _confidence(effect.helped),
+            workload_cost_before=effect.before,
+            workload_cost_after=effect.after,
+            queries=queries,
+            write_overhead=write / gain if gain > 0 else 0.0,
+            reason=reason or _reason(candidate, effect, self.base, gain, write),
+            requires=requires,
         )
+        self.result.indexes.append(recommendation)
+        self.added.append((recommendation, candidate, list(effect.helped)))
+
+    # -- measured for real (advise --measure) --
+
+    def measure(self) -> None:
+        """Keep each recommendation only when its statements run faster with it for real."""
+        kept = []
+        for recommendation, candidate, helped in self.added:
+            targets = [
+                Target(s.planned.sql, s.planned.role, s.weight)
+                for s in helped
+                if not s.planned.generic
+            ]
+            if not targets or recommendation.requires:
+                kept.append(recommendation)  # nothing runnable, or an extension to create first
+                continue
+            self.say(f"measuring {candidate.label()}")
+            try:
+                measured = measure_index(
+                    self.whatif.conn,
+                    candidate.definition(f"prodready_measure_{len(kept)}"),
+                    targets,
+                )
+            except psycopg.Error as exc:
+                self.result.notes.append(
+                    f"could not measure {candidate.label()}: {_first_line(exc)}; kept as estimated"
+                )
+                kept.append(recommendation)
+                continue
+            if measured.faster:
+                reason = measured.describe()
+                if recommendation.confidence != "unvalidated":  # its estimate still holds
+                    reason = f"{recommendation.reason}; {reason}"
+                kept.append(replace(recommendation, confidence="measured", reason=reason))
+            else:
+                self.result.notes.append(
+                    f"not recommended: {candidate.label()}: not faster for real, "
+                    f"{measured.describe()}"
+                )
+        self.result.indexes = kept
 
     # -- without HypoPG: heuristics only --
 

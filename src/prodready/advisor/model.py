@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Confidence = Literal["validated", "estimated", "unvalidated"]
+Confidence = Literal["validated", "estimated", "unvalidated", "measured"]
 DropReason = Literal["unused", "duplicate", "redundant"]
 
 

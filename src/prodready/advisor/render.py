@@ -20,7 +20,12 @@ from prodready.units import human_bytes
 
 WIDTH = 120
 QUERY_CHARS = 90
-CONFIDENCE_STYLE = {"validated": "green", "estimated": "yellow", "unvalidated": "red"}
+CONFIDENCE_STYLE = {
+    "measured": "green",
+    "validated": "green",
+    "estimated": "yellow",
+    "unvalidated": "red",
+}
 
 
 def render_terminal(result: AdvisorResult, width: int = WIDTH) -> str:
@@ -77,6 +82,8 @@ def _ratio(before: float, after: float) -> str:
 
 def _saving(index: IndexRecommendation) -> str:
     before, after = index.workload_cost_before, index.workload_cost_after
+    if index.confidence == "measured" and before == after:
+        return "measured faster, not costed by the planner"
     if index.confidence == "unvalidated" or before <= 0:
         return "not costed"
     return f"{100 * (before - after) / before:.1f}% of the workload cost"

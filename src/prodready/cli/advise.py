@@ -63,6 +63,16 @@ def advise(
             "they come last (never reads table rows).",
         ),
     ] = True,
+    measure: Annotated[
+        bool,
+        typer.Option(
+            "--measure",
+            help="Staging or a database you own: build each recommended index for real in a "
+            "transaction that is rolled back (its table is write-locked while it builds), run "
+            "the statements it targets under EXPLAIN ANALYZE with and without it, and keep it "
+            "only when they are faster. Needs a role that may create indexes.",
+        ),
+    ] = False,
 ) -> None:
     """Recommend indexes (and drops) for the workload the app really runs, with proof.
 
@@ -84,7 +94,8 @@ def advise(
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     limits = SessionLimits(statement_timeout_ms=statement_timeout)
-    with _progress(enabled=True) as progress, connect(db, limits=limits) as conn:
+    session = connect(db, limits=limits, read_only=not measure)
+    with _progress(enabled=True) as progress, session as conn:
         queries = load_workload(workload or ["pg_stat_statements"], conn)
         if not queries:
             _stderr().print("The workload is empty: nothing to advise on.", markup=False)
@@ -100,6 +111,7 @@ def advise(
             progress=progress,
             temporary_hypopg=temporary_hypopg,
             sample_walks=sample_walks,
+            measure=measure,
         )
     if format == "json":
         from prodready.report.json_report import dumps

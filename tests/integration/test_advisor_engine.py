@@ -641,10 +641,10 @@ def test_measure_keeps_only_indexes_that_are_faster_for_real(
 ) -> None:
     """--measure builds each recommendation in a rolled-back transaction and times its
     statements: a trigram index HypoPG cannot cost is kept for a rare substring and refused
-    for a two-letter one (trigrams cannot serve it); nothing stays built."""
+    for one every row holds (reading the index only adds work); nothing stays built."""
     shop.run_script(NOTES)
     rare = "SELECT id FROM notes WHERE body ILIKE '%4f1c2e9%'"
-    short = "SELECT id FROM notes WHERE body ILIKE '%ab%'"
+    everywhere = "SELECT id FROM notes WHERE body ILIKE '% note %'"
     by_owner = "SELECT id, body FROM notes WHERE owner_id = 42"
     found = advise(conn, [literal(rare, 100), literal(by_owner, 100)], measure=True)
     measured = {i.definition: i for i in found.indexes}
@@ -652,8 +652,8 @@ def test_measure_keeps_only_indexes_that_are_faster_for_real(
     gin = next(i for d, i in measured.items() if 'USING gin ("body" "gin_trgm_ops")' in d)
     assert gin.reason.startswith("measured ") and "rolled back" in gin.reason
     [(before, after)] = re.findall(r"measured ([\d,.]+) -> ([\d,.]+) ms", gin.reason)
-    assert float(after.replace(",", "")) < 0.9 * float(before.replace(",", ""))
-    refused = advise(conn, [literal(short, 100)], measure=True)
+    assert float(after.replace(",", "")) < 0.8 * float(before.replace(",", ""))
+    refused = advise(conn, [literal(everywhere, 100)], measure=True)
     assert refused.indexes == []
     assert any("not faster for real" in n for n in refused.notes)
     assert shop.query("SELECT count(*) FROM pg_indexes WHERE tablename = 'notes'") == [(1,)]

@@ -710,11 +710,10 @@ class _Run:
                 kept.append(recommendation)  # nothing runnable, or an extension to create first
                 continue
             self.say(f"measuring {candidate.label()}")
+            name = f"prodready_measure_{len(kept)}"
             try:
                 measured = measure_index(
-                    self.whatif.conn,
-                    candidate.definition(f"prodready_measure_{len(kept)}"),
-                    targets,
+                    self.whatif.conn, name, candidate.definition(name), targets
                 )
             except psycopg.Error as exc:
                 self.result.notes.append(

@@ -10,7 +10,7 @@ is kept only when measured faster.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,38 +32,46 @@ class Target:
 
 @dataclass(frozen=True)
 class Measured:
-    """Weighted milliseconds of the targeted statements without and with the index."""
+    """Weighted milliseconds of the targeted statements without and with the index, and
+    whether any of their plans used it."""
 
     before_ms: float
     after_ms: float
+    used: bool
 
     @property
     def faster(self) -> bool:
-        return self.after_ms <= FASTER * self.before_ms
+        # an index no plan reads cannot be what made a run faster: that was noise
+        return self.used and self.after_ms <= FASTER * self.before_ms
 
     def describe(self) -> str:
+        unused = "; no plan used it" if not self.used else ""
         return (
             f"measured {self.before_ms:,.2f} -> {self.after_ms:,.2f} ms per window of calls "
-            f"(EXPLAIN ANALYZE, median of {REPEATS}, built and rolled back)"
+            f"(EXPLAIN ANALYZE, median of {REPEATS}, built and rolled back){unused}"
         )
 
 
 def measure_index(
-    conn: psycopg.Connection, create: sql.Composed, targets: Sequence[Target]
+    conn: psycopg.Connection, name: str, create: sql.Composed, targets: Sequence[Target]
 ) -> Measured:
-    """Time `targets` without, then with, the index `create` builds; nothing is kept."""
-    before = sum(t.weight * _median_ms(conn, t) for t in targets)
+    """Time `targets` without, then with, the index `create` builds as `name`; nothing is
+    kept."""
+    before = sum(t.weight * _median_ms(conn, t)[0] for t in targets)
     with conn.transaction(force_rollback=True):
         conn.execute(create)
-        after = sum(t.weight * _median_ms(conn, t) for t in targets)
-    return Measured(before, after)
+        runs = [(t.weight, _median_ms(conn, t)) for t in targets]
+    after = sum(weight * ms for weight, (ms, _) in runs)
+    used = any(name in indexes for _, (_, indexes) in runs)
+    return Measured(before, after, used)
 
 
-def _median_ms(conn: psycopg.Connection, target: Target) -> float:
-    return statistics.median(_run_ms(conn, target) for _ in range(REPEATS))
+def _median_ms(conn: psycopg.Connection, target: Target) -> tuple[float, set[str]]:
+    runs = [_run_ms(conn, target) for _ in range(REPEATS)]
+    return statistics.median(ms for ms, _ in runs), set().union(*(used for _, used in runs))
 
 
-def _run_ms(conn: psycopg.Connection, target: Target) -> float:
+def _run_ms(conn: psycopg.Connection, target: Target) -> tuple[float, set[str]]:
     # a savepoint inside the index's transaction, a transaction of its own outside it:
     # either way the statement's writes are undone and SET LOCAL ROLE ends with it
     with conn.transaction(force_rollback=True):
@@ -74,4 +82,12 @@ def _run_ms(conn: psycopg.Connection, target: Target) -> float:
         ).fetchone()
     plan: Any = row[0] if row else None
     document = plan[0] if isinstance(plan, list) and plan else {}
-    return float(document.get("Execution Time", 0.0)) + float(document.get("Planning Time", 0.0))
+    ms = float(document.get("Execution Time", 0.0)) + float(document.get("Planning Time", 0.0))
+    return ms, set(_index_names(document.get("Plan", {})))
+
+
+def _index_names(node: dict[str, Any]) -> Iterator[str]:
+    if "Index Name" in node:
+        yield str(node["Index Name"])
+    for child in node.get("Plans") or ():
+        yield from _index_names(child)

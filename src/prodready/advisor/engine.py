@@ -51,7 +51,14 @@ from prodready.advisor.model import (
     Skipped,
 )
 from prodready.advisor.params import fix_normalised
-from prodready.advisor.selection import Limits, Problem, Selection, Workload, select
+from prodready.advisor.selection import (
+    PRUNE_SHARE,
+    Limits,
+    Problem,
+    Selection,
+    Workload,
+    select,
+)
 from prodready.advisor.sizes import ColumnStats, KeyWidth, TableStats, btree_bytes, gin_bytes
 from prodready.advisor.walks import SAMPLE_ROWS, WalkSampler
 from prodready.advisor.whatif import (
@@ -144,6 +151,7 @@ def advise(
             min_absolute_saving,
             # with a budget the caller chose to spend that space: small wins fill it
             min_workload_share=MIN_WORKLOAD_SHARE if budget_bytes is None else 0.0,
+            prune_share=PRUNE_SHARE if budget_bytes is None else 0.0,
         )
         sampler = WalkSampler(conn, catalog.reltuples()) if sample_walks else None
         session = WhatIf(

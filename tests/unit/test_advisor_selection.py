@@ -14,6 +14,7 @@ from prodready.advisor.selection import (
     Workload,
     _never_slower,
     _Rescues,
+    _subsumes,
     select,
 )
 from prodready.advisor.whatif import PlanCost
@@ -315,3 +316,21 @@ def test_a_statement_a_chosen_index_could_slow_gets_the_index_that_serves_it() -
         base, {k: {1: 10, 2: 4_000}, fk: {2: 50}}, worst=worst, limits=Limits(max_indexes=1)
     )
     assert _never_slower(full, today, [k], [], _Rescues(full, today, {})) == []
+
+
+def test_an_index_and_its_reverse_are_one_index() -> None:
+    """(s, t DESC) INCLUDE (x) is read backwards for (s, t): the two are never both chosen;
+    the covering one takes the plain one's place."""
+    plain = make(T, [IndexKey("s"), IndexKey("t")])
+    covering = make(T, [IndexKey("s"), IndexKey("t", desc=True)], include=("x",))
+    mixed = make(T, [IndexKey("s"), IndexKey("t", desc=True)])
+    found = select(
+        problem(
+            {1: 10_000, 2: 10_000},
+            {plain: {1: 100, 2: 900}, covering: {1: 100, 2: 50}},
+            sizes={plain: MB, covering: 2 * MB},
+        )
+    )
+    assert found.chosen == [covering]
+    assert _subsumes(covering, plain) and _subsumes(covering, mixed)
+    assert not _subsumes(mixed, make(T, [IndexKey("s", desc=True), IndexKey("t", desc=True)]))

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from prodready.advisor.analysis import TableName
-from prodready.advisor.candidates import Candidate
+from prodready.advisor.candidates import Candidate, IndexKey
 from prodready.advisor.whatif import PlanCost
 
 CostFn = Callable[[frozenset[Candidate]], Mapping[int, PlanCost]]
@@ -329,7 +329,7 @@ def _subsumes(wide: Candidate, narrow: Candidate) -> bool:
         and wide.table == narrow.table
         and wide.method == narrow.method == "btree"
         and wide.predicate == narrow.predicate
-        and wide.keys[: len(narrow.keys)] == narrow.keys
+        and _leads(wide.keys, narrow.keys, any_last_direction=True)
         and set(narrow.include) <= columns
     )
 
@@ -341,7 +341,28 @@ def _serves(chosen: Candidate, wanted: Candidate) -> bool:
         and chosen.method == wanted.method == "btree"
         and chosen.predicate == wanted.predicate
         and not wanted.include
-        and chosen.keys[: len(wanted.keys)] == wanted.keys
+        and _leads(chosen.keys, wanted.keys)
+    )
+
+
+def _leads(
+    keys: tuple[IndexKey, ...], first: tuple[IndexKey, ...], any_last_direction: bool = False
+) -> bool:
+    """`keys` start with `first`, or with `first` in reverse order throughout: a b-tree is
+    read backwards as cheaply, so (a, b DESC) and (a DESC, b) serve the same scans.
+
+    `any_last_direction`: also when only the direction of `first`'s last key differs, as
+    (s, t) and (s, t DESC) do, which serve `s = $1 ORDER BY t` alike. Only for proposing a
+    replacement, which the greedy then costs: an ORDER BY s, t needs the exact directions.
+    """
+    head = keys[: len(first)]
+    if head == first or head == tuple(k.flipped() for k in first):
+        return True
+    return (
+        any_last_direction
+        and len(head) == len(first) > 0
+        and head[:-1] == first[:-1]
+        and head[-1].plain() == first[-1].plain()
     )
 
 

@@ -657,3 +657,51 @@ def test_measure_keeps_only_indexes_that_are_faster_for_real(
     assert refused.indexes == []
     assert any("not faster for real" in n for n in refused.notes)
     assert shop.query("SELECT count(*) FROM pg_indexes WHERE tablename = 'notes'") == [(1,)]
+
+
+def test_a_light_tenants_literal_page_gets_the_index_that_serves_heavy_ones_too(
+    shop: TestDatabase, conn: psycopg.Connection
+) -> None:
+    """A literal workload showing only a light source's page (a handful of rows: an index on
+    source_id alone sorts them for nothing) still gets (source_id, created_at DESC): a few
+    bytes more per entry, and the heavy sources' pages stop sorting a fifth of the table."""
+    shop.run_script(FEED.replace("feed_items", "feed_items_light"))
+    light = (
+        "SELECT id, title FROM feed_items_light WHERE source_id = 4321"
+        " ORDER BY created_at DESC LIMIT 20"
+    )
+    [index] = advise(conn, [literal(light, 1000)]).indexes
+    assert index.definition.endswith('"feed_items_light" ("source_id", "created_at" DESC)')
+
+
+IMPORTS = """
+CREATE TABLE imports (
+    id bigint PRIMARY KEY, source_id int NOT NULL, external_id text NOT NULL,
+    created_at timestamptz NOT NULL
+);
+INSERT INTO imports
+SELECT g, g % 50, md5(g::text), timestamptz '2026-01-01' + g * interval '1 second'
+FROM generate_series(1, 50000) g;
+ANALYZE imports;
+"""
+
+
+def test_an_index_led_by_a_scattered_key_costs_more_to_write(
+    shop: TestDatabase, conn: psycopg.Connection
+) -> None:
+    """New rows land all over an index on a random external id, on the same few pages of
+    one on the source or the insertion time: the write model charges the first more."""
+    from prodready.advisor.analysis import TableName
+    from prodready.advisor.candidates import IndexKey, make
+    from prodready.advisor.engine import SCATTERED_INSERT_COST, _WriteModel, load_catalog
+
+    shop.run_script(IMPORTS)
+    imports = TableName("public", "imports")
+    catalog = load_catalog(conn, [literal("SELECT id FROM imports WHERE source_id = 1")])
+    stats = catalog.tables[imports]
+
+    def scatter(*columns: str) -> float:
+        return _WriteModel._scatter(make(imports, [IndexKey(c) for c in columns]), stats)
+
+    assert scatter("external_id") == scatter("external_id", "source_id") == SCATTERED_INSERT_COST
+    assert scatter("source_id", "external_id") == scatter("created_at") == scatter("id") == 1.0

@@ -70,6 +70,7 @@ def problem(
     limits: Limits | None = None,
     narrow: Callable[[Candidate], list[Candidate]] = lambda c: [],
     candidates: list[Candidate] | None = None,
+    ordered: Callable[[Candidate], list[Candidate]] = lambda c: [],
     **planner_kw: object,
 ) -> Problem:
     weights = weights or dict.fromkeys(base, 1.0)
@@ -81,6 +82,7 @@ def problem(
         size=lambda c: (sizes or {}).get(c, MB),
         write_cost=lambda c: (writes or {}).get(c, 0.0),
         narrow=narrow,
+        ordered=ordered,
         limits=limits or Limits(min_absolute_saving=0.0),
     )
 
@@ -334,3 +336,22 @@ def test_an_index_and_its_reverse_are_one_index() -> None:
     assert found.chosen == [covering]
     assert _subsumes(covering, plain) and _subsumes(covering, mixed)
     assert not _subsumes(mixed, make(T, [IndexKey("s", desc=True), IndexKey("t", desc=True)]))
+
+
+def test_an_equality_index_takes_its_pages_order_when_that_costs_nothing() -> None:
+    """(s) serves statement 1 as well as (s, t) by the estimate (its literal value is light):
+    the final set holds (s, t), which also serves heavy values. Not when (s, t) would slow
+    another statement."""
+    s, st = idx("s"), idx("s", "t")
+    found = select(problem({1: 10_000}, {s: {1: 100}, st: {1: 100}}, ordered=lambda c: [st]))
+    assert found.chosen == [st]
+    risky = select(
+        problem(
+            {1: 10_000, 2: 1_000},
+            {s: {1: 100}, st: {1: 100, 2: 900}},
+            worst={st: {2: 50_000}},
+            ordered=lambda c: [st] if c == s else [],
+            candidates=[s],
+        )
+    )
+    assert risky.chosen == [s]

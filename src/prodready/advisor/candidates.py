@@ -168,6 +168,33 @@ def with_include(candidate: Candidate, column: str) -> Candidate:
     )
 
 
+def page_orders(analyses: Iterable[QueryAnalysis]) -> dict[TableName, set[tuple[IndexKey, ...]]]:
+    """Per table, the ORDER BY keys of its paged scans (`... ORDER BY k LIMIT n`)."""
+    found: dict[TableName, set[tuple[IndexKey, ...]]] = {}
+    for analysis in analyses:
+        for scan in analysis.scans:
+            if scan.sort and scan.limited and all(k.column is not None for k in scan.sort):
+                found.setdefault(scan.table, set()).add(tuple(_sort_key(k) for k in scan.sort))
+    return found
+
+
+def ordered(candidate: Candidate, orders: set[tuple[IndexKey, ...]]) -> list[Candidate]:
+    """`candidate` followed by the ORDER BY keys of a paged scan on its table: (tenant) ->
+    (tenant, created_at DESC), which serves a heavy tenant's page as well as a light one's."""
+    if candidate.method != "btree" or candidate.include:
+        return []
+    names = {k.expr for k in candidate.keys}
+    return [
+        replace(
+            candidate,
+            keys=(*candidate.keys, *order),
+            columns=candidate.columns | {k.expr for k in order},
+        )
+        for order in sorted(orders)
+        if not names & {k.expr for k in order}
+    ]
+
+
 def narrower(candidate: Candidate) -> list[Candidate]:
     """Slimmer forms of a wide b-tree (INCLUDE columns or 3+ keys): without its INCLUDE
     columns, and without its last key; the pruning pass keeps one when it serves as well."""

@@ -31,6 +31,10 @@ COMPANIONS_TRIED = 5  # candidates tried alongside a step that would slow a stat
 # wide one's net benefit replaces it
 PRUNE_SHARE = 0.02
 NARROW_TOLERANCE = 0.05
+# an equality index a paged statement uses takes its ORDER BY keys when that costs at most
+# this much more disk (the engine's rule): the values the workload showed may be light, a
+# heavy one sorts all its rows
+ORDERED_GROWTH = 4.0
 DECISIVE_RATIO = 2.0
 # size estimates land within about ±7% of the built index (TPC-H SF1, bench/results): planning
 # to 94% of a budget keeps the real indexes inside it
@@ -108,6 +112,7 @@ class Problem:
     write_cost: Callable[[Candidate], float] = lambda c: 0.0
     widen: Callable[[Candidate], Iterable[Candidate]] = lambda c: ()
     narrow: Callable[[Candidate], Iterable[Candidate]] = lambda c: ()
+    ordered: Callable[[Candidate], Iterable[Candidate]] = lambda c: ()
     limits: Limits = field(default_factory=Limits)
     progress: Callable[[str], None] = lambda message: None
 
@@ -121,6 +126,7 @@ def select(problem: Problem) -> Selection:
     chosen = _never_slower(problem, base, greedy.chosen, greedy.left_out, rescues)
     chosen = _prune(problem, base, chosen, greedy.left_out)
     chosen = _slimmed(problem, base, chosen, greedy.left_out)
+    chosen = _completed(problem, base, chosen)
     chosen = _never_slower(problem, base, chosen, greedy.left_out, rescues)
     final = problem.cost(frozenset(chosen))
     return Selection(chosen, base, final, greedy.steps, greedy.left_out + greedy.risky(chosen))
@@ -484,6 +490,36 @@ def _prune(
             left_out.append(LeftOut(index, why))
             changed = True
             break
+    return chosen
+
+
+def _completed(
+    problem: Problem, base: Mapping[int, PlanCost], chosen: list[Candidate]
+) -> list[Candidate]:
+    """Give an equality index the ORDER BY keys of the pages it serves, (tenant) ->
+    (tenant, created_at DESC), when that is cheap, slows nothing and costs the workload
+    nothing: the risk-free shape for every tenant, light or heavy."""
+    chosen = list(chosen)
+    workload = problem.workload
+    for index in list(chosen):
+        costs = problem.cost(frozenset(chosen))
+        if not any(index in costs[s].used for s in workload.weights):
+            continue
+        budget = problem.limits.planning_budget
+        used = sum(problem.size(c) for c in chosen)
+        for fuller in problem.ordered(index):  # the engine offers only forms cheap enough
+            if fuller in chosen:
+                continue
+            grown = used + problem.size(fuller) - problem.size(index)
+            if budget is not None and grown > budget:
+                continue
+            trial = [fuller if c == index else c for c in chosen]
+            after = problem.cost(frozenset(trial))
+            if slower(workload, base, after, problem.limits.tolerance):
+                continue
+            if workload.total(after) <= workload.total(costs) * (1 + problem.limits.tolerance):
+                chosen = trial
+                break
     return chosen
 
 

@@ -167,6 +167,7 @@ def advise(
             # with a budget the caller chose to spend that space: small wins fill it
             min_workload_share=MIN_WORKLOAD_SHARE if budget_bytes is None else 0.0,
             prune_share=PRUNE_SHARE if budget_bytes is None else 0.0,
+            slim=budget_bytes is None,
         )
         sampler = WalkSampler(conn, catalog.reltuples()) if sample_walks else None
         session = WhatIf(

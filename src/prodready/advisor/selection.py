@@ -51,6 +51,7 @@ class Limits:
     # and a floor on the whole workload: a saving below this share is not worth the writes
     min_workload_share: float = 0.0
     prune_share: float = PRUNE_SHARE
+    slim: bool = True  # trade up to NARROW_TOLERANCE of a wide index's benefit for its bytes
 
     @property
     def planning_budget(self) -> float | None:
@@ -543,6 +544,8 @@ def _slimmed(
     NARROW_TOLERANCE, slows nothing and is smaller: fewer bytes, fewer writes."""
     chosen = list(chosen)
     workload = problem.workload
+    if not problem.limits.slim:
+        return chosen
     for index in list(chosen):
         others = [c for c in chosen if c != index]
         without = workload.total(problem.cost(frozenset(others)))

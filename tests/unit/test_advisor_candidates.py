@@ -337,3 +337,22 @@ def test_no_ordered_partial_index_for_an_in_list_or_without_a_limit() -> None:
         "SELECT id FROM orders WHERE status = 'delivered' AND seller_id = 9 ORDER BY created_at"
     )
     assert not [c for c in unlimited if c.predicate]
+
+
+def test_an_equality_index_is_offered_only_its_own_pages_order() -> None:
+    from prodready.advisor.candidates import ordered
+
+    table = TableName("public", "products")
+    created = IndexKey("created_at", desc=True)
+    pages = {
+        (frozenset({"seller_id"}), (created,)),
+        (frozenset({"category_id", "status"}), (IndexKey("price"),)),
+    }
+    seller = make(table, [IndexKey("seller_id")])
+    assert [c.keys for c in ordered(seller, pages)] == [(IndexKey("seller_id"), created)]
+    both = make(table, [IndexKey("status"), IndexKey("category_id")])
+    assert [c.keys[-1] for c in ordered(both, pages)] == [IndexKey("price")]
+    # an index that is not a page's equality prefix is left as it is
+    assert ordered(make(table, [IndexKey("external_id")]), pages) == []
+    assert ordered(make(table, [IndexKey("seller_id"), created]), pages) == []
+    assert ordered(make(table, [IndexKey("seller_id")], include=("title",)), pages) == []

@@ -168,30 +168,37 @@ def with_include(candidate: Candidate, column: str) -> Candidate:
     )
 
 
-def page_orders(analyses: Iterable[QueryAnalysis]) -> dict[TableName, set[tuple[IndexKey, ...]]]:
-    """Per table, the ORDER BY keys of its paged scans (`... ORDER BY k LIMIT n`)."""
-    found: dict[TableName, set[tuple[IndexKey, ...]]] = {}
+Page = tuple[frozenset[str], tuple[IndexKey, ...]]  # equality columns, ORDER BY keys
+
+
+def page_orders(analyses: Iterable[QueryAnalysis]) -> dict[TableName, set[Page]]:
+    """Per table, its paged scans (`col = ... ORDER BY k LIMIT n`): equalities and order."""
+    found: dict[TableName, set[Page]] = {}
     for analysis in analyses:
         for scan in analysis.scans:
-            if scan.sort and scan.limited and all(k.column is not None for k in scan.sort):
-                found.setdefault(scan.table, set()).add(tuple(_sort_key(k) for k in scan.sort))
+            if scan.sort and scan.limited and scan.eq and all(k.column for k in scan.sort):
+                order = tuple(_sort_key(k) for k in scan.sort)
+                found.setdefault(scan.table, set()).add((frozenset(scan.eq), order))
     return found
 
 
-def ordered(candidate: Candidate, orders: set[tuple[IndexKey, ...]]) -> list[Candidate]:
-    """`candidate` followed by the ORDER BY keys of a paged scan on its table: (tenant) ->
-    (tenant, created_at DESC), which serves a heavy tenant's page as well as a light one's."""
+def ordered(candidate: Candidate, pages: set[Page]) -> list[Candidate]:
+    """`candidate`, an index on exactly a page's equality columns, followed by that page's
+    ORDER BY keys: (tenant) -> (tenant, created_at DESC), which serves a heavy tenant's page
+    as well as a light one's."""
     if candidate.method != "btree" or candidate.include:
         return []
-    names = {k.expr for k in candidate.keys}
+    if not all(k.is_column and k == k.plain() for k in candidate.keys):
+        return []
+    names = frozenset(k.expr for k in candidate.keys)
     return [
         replace(
             candidate,
             keys=(*candidate.keys, *order),
             columns=candidate.columns | {k.expr for k in order},
         )
-        for order in sorted(orders)
-        if not names & {k.expr for k in order}
+        for eq, order in sorted(pages, key=lambda page: (sorted(page[0]), page[1]))
+        if eq == names and not names & {k.expr for k in order}
     ]
 
 

@@ -355,3 +355,18 @@ def test_an_equality_index_takes_its_pages_order_when_that_costs_nothing() -> No
         )
     )
     assert risky.chosen == [s]
+
+
+def test_the_plain_twin_of_a_chosen_covering_index_is_not_added_beside_it() -> None:
+    """(s, t DESC) INCLUDE (x) is chosen first; (s, t) would shave a little more off
+    statement 2, but it is the same index read backwards, minus a column: not added."""
+    covering = make(T, [IndexKey("s"), IndexKey("t", desc=True)], include=("x",))
+    plain = make(T, [IndexKey("s"), IndexKey("t")])
+    found = select(
+        problem(
+            {1: 10_000, 2: 10_000},
+            {covering: {1: 10, 2: 100}, plain: {1: 900, 2: 90}},
+            limits=Limits(min_absolute_saving=0.0, min_relative_saving=0.0),
+        )
+    )
+    assert found.chosen == [covering]

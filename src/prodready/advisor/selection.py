@@ -199,8 +199,10 @@ class _Greedy:
     def still_valid(self, item: _Queued) -> bool:
         if item.index in self.chosen:
             return False
-        if item.replaces is None and any(_serves(c, item.index) for c in self.chosen):
-            return False  # a chosen index already leads with these keys
+        if item.replaces is None and any(
+            _serves(c, item.index) or _subsumes(c, item.index) for c in self.chosen
+        ):
+            return False  # a chosen index already leads with these keys, or is its twin
         return item.replaces is None or item.replaces in self.chosen
 
     def evaluate(self, index: Candidate, replaces: Candidate | None) -> _Evaluated:

@@ -54,7 +54,6 @@ from prodready.advisor.model import (
 )
 from prodready.advisor.params import fix_normalised
 from prodready.advisor.selection import (
-    ORDERED_GROWTH,
     PRUNE_SHARE,
     Limits,
     Problem,
@@ -86,7 +85,11 @@ from prodready.db.snapshot import Snapshot
 from prodready.pg.connection import SessionLimits
 from prodready.sqlgen import render
 
-ORDERED_HEAP_SHARE = 0.5  # see _Run._ordered_room
+# an equality index a paged statement uses may take the page's ORDER BY keys when it grows at
+# most this much, or to this share of the table's heap: the values the workload showed may be
+# light, a heavy one sorts all its rows
+ORDERED_GROWTH = 4.0
+ORDERED_HEAP_SHARE = 0.5
 MIN_RATE_WINDOW_S = 86_400.0  # younger statistics still show the initial load, not traffic
 MIN_ABSOLUTE_SAVING = 100.0  # planner cost units x calls: below this nobody will notice
 MIN_WORKLOAD_SHARE = 0.005  # an index saving under 0.5% of the workload is not worth its writes

@@ -31,10 +31,6 @@ COMPANIONS_TRIED = 5  # candidates tried alongside a step that would slow a stat
 # wide one's net benefit replaces it
 PRUNE_SHARE = 0.02
 NARROW_TOLERANCE = 0.05
-# an equality index a paged statement uses takes its ORDER BY keys when that costs at most
-# this much more disk (the engine's rule): the values the workload showed may be light, a
-# heavy one sorts all its rows
-ORDERED_GROWTH = 4.0
 DECISIVE_RATIO = 2.0
 # size estimates land within about ±7% of the built index (TPC-H SF1, bench/results): planning
 # to 94% of a budget keeps the real indexes inside it
@@ -438,12 +434,12 @@ class _Rescues:
         options = [c for c in problem.candidates if c.table in tables and c not in chosen]
         options.sort(key=lambda c: -self.scores.get(c, float("-inf")))
         limits = problem.limits
+        if limits.max_indexes is not None and len(chosen) + 1 > limits.max_indexes:
+            return None
         used = sum(problem.size(c) for c in chosen)
         before = workload.total(problem.cost(frozenset(chosen)))
         best: tuple[float, Candidate] | None = None
         for option in options[:COMPANIONS_TRIED]:
-            if limits.max_indexes is not None and len(chosen) + 1 > limits.max_indexes:
-                return None
             budget = limits.planning_budget
             if budget is not None and used + problem.size(option) > budget:
                 continue

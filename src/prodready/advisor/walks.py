@@ -188,7 +188,7 @@ def _safe(node: Any, names: set[str]) -> bool:
             return False
         if len(fields) == 2 and fields[0].sval not in names:
             return False  # a column of another relation (the outer side of a join)
-        node.fields = (fields[-1],)
+        node.fields = (fields[-1],)  # unqualified in place: `_safe_sql` renders this tree
         return len(fields) <= 2
     if isinstance(node, ast.A_Expr):
         operator = (node.name or (None,))[-1]

@@ -3,9 +3,9 @@
 Catalog reads run in a single REPEATABLE READ, READ ONLY transaction so every section
 sees the same moment; optional sections run inside savepoints and, when they fail
 (missing extension, missing privilege), become a Limitation instead of an error.
-Nothing here takes a lock stronger than AccessShareLock. Relation sizes and sequence
-values are not part of any snapshot (they are file lengths and non-transactional
-counters), so `collect` reads them on a second session while the catalog is read.
+Nothing here takes a lock stronger than AccessShareLock. `collect` also opens a second
+session: it reads the index definitions in the first one's exported snapshot, then the
+relation sizes (file lengths, in no snapshot), while the first reads the rest.
 """
 
 from __future__ import annotations
@@ -168,7 +168,6 @@ class _Reader:
         if self.side is not None:
             self.side_result = self.side(self.locked, self.export_snapshot())
         extensions = self.rows("extensions", s.Extension)
-        self.column_names = {}
         snap = s.Snapshot(
             server=server,
             database=database,

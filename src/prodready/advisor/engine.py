@@ -757,7 +757,7 @@ class _Run:
                 )
             except psycopg.Error as exc:
                 self.result.notes.append(
-                    f"could not measure {candidate.label()}: {_first_line(exc)}; kept as estimated"
+                    f"could not measure {candidate.label()}: {_first_line(exc)}; kept, unmeasured"
                 )
                 kept.append(recommendation)
                 continue
